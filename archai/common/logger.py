@@ -1,0 +1,229 @@
+"""The run logger: nested scopes, a JSON-lines event log, a readable console and TensorBoard.
+
+One :class:`RunLogger` is made per run and passed to whatever needs it; there is no global
+logger. Every event is one JSON object per line in ``events.jsonl``::
+
+    {"time": 1764316800.1, "scope": "search/epoch", "kind": "metrics",
+     "fields": {"epoch": 3}, "data": {"train/loss": 0.71, "train/top1": 0.74}}
+
+so a notebook can read a run with ``[json.loads(l) for l in open(".../events.jsonl")]``.
+
+Example:
+    >>> import tempfile
+    >>> log = RunLogger(tempfile.mkdtemp(), console=False, tensorboard=False)
+    >>> with log.scope("search", epoch=3):
+    ...     log.metrics({"train/loss": 0.5}, step=3)
+    >>> log.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_LEVELS = {"debug": 10, "info": 20, "metrics": 20, "warning": 30, "error": 40}
+
+
+def _jsonable(value: Any) -> Any:
+    """Converts tensors, numpy values and paths to plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return _jsonable(value.item())
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    return str(value)
+
+
+class RunLogger:
+    """Logs one run to ``run_dir``: ``events.jsonl``, ``console.log`` and ``tb/``.
+
+    Args:
+        run_dir: folder for the log files (created); ``None`` logs to the console only.
+        console: print readable lines to stderr (``console.log`` is written regardless).
+        tensorboard: write scalars to ``run_dir/tb`` (needs the ``tensorboard`` package).
+        quiet: no console lines below warnings and no progress bars.
+        progress: ``"auto"`` shows tqdm bars when stderr is a terminal; ``True``/``False`` force.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path | None,
+        *,
+        console: bool = True,
+        tensorboard: bool = True,
+        quiet: bool = False,
+        progress: bool | str = "auto",
+        level: str = "info",
+    ) -> None:
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.console = console
+        self.quiet = quiet
+        self.level = _LEVELS[level]
+        self._scopes: list[tuple[str, dict]] = []
+        self._events = self._console_file = None
+        self._tb = None
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._events = open(self.run_dir / "events.jsonl", "a", buffering=1)
+            self._console_file = open(self.run_dir / "console.log", "a", buffering=1)
+            if tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+        if progress == "auto":
+            progress = sys.stderr.isatty()
+        self.show_progress = bool(progress) and not quiet
+
+    # ------------------------------------------------------------------ scopes
+
+    @contextlib.contextmanager
+    def scope(self, name: str, **fields: Any) -> Iterator[RunLogger]:
+        """Nests following events under ``name`` (scopes join with ``/``)."""
+        self._scopes.append((name, fields))
+        self.event("begin", level="debug")
+        start = time.time()
+        try:
+            yield self
+        except BaseException as e:
+            self.event("error", level="error", message=f"{type(e).__name__}: {e}")
+            raise
+        finally:
+            self.event("end", level="debug", seconds=round(time.time() - start, 3))
+            self._scopes.pop()
+
+    @property
+    def scope_path(self) -> str:
+        return "/".join(name for name, _ in self._scopes)
+
+    def _fields(self) -> dict:
+        out: dict = {}
+        for _, f in self._scopes:
+            out.update(f)
+        return out
+
+    # ------------------------------------------------------------------ events
+
+    def event(self, kind: str, *, level: str = "info", data: Mapping | None = None, **fields: Any):
+        """Writes one structured event; ``fields`` are merged with the enclosing scopes' fields."""
+        record = {
+            "time": round(time.time(), 3),
+            "scope": self.scope_path,
+            "kind": kind,
+            "fields": _jsonable({**self._fields(), **fields}),
+        }
+        if data is not None:
+            record["data"] = _jsonable(data)
+        if self._events is not None:
+            self._events.write(json.dumps(record) + "\n")
+        if kind in ("begin", "end"):
+            return
+        text = self._format(record)
+        if self._console_file is not None:
+            self._console_file.write(text + "\n")
+        if self.console and _LEVELS[level] >= self.level and (not self.quiet or _LEVELS[level] >= 30):
+            self._write_console(text)
+
+    def _format(self, record: Mapping) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record["time"]))
+        where = f"[{record['scope']}] " if record["scope"] else ""
+        fields = dict(record["fields"])
+        msg = fields.pop("message", "")
+        parts = [f"{stamp} {where}{record['kind'] if record['kind'] != 'info' else ''}".rstrip()]
+        if msg:
+            parts.append(str(msg))
+        if record.get("data"):
+            parts.append(
+                " ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record["data"].items()
+                )
+            )
+        own = {k: v for k, v in fields.items() if k not in self._scopes_fields_keys()}
+        if own:
+            parts.append(" ".join(f"{k}={v}" for k, v in own.items()))
+        return " ".join(parts)
+
+    def _scopes_fields_keys(self) -> set:
+        return {k for _, f in self._scopes for k in f}
+
+    def _write_console(self, text: str) -> None:
+        if self.show_progress:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self.event("info", message=message, **fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self.event("warning", level="warning", message=message, **fields)
+
+    def error(self, message: str, **fields: Any) -> None:
+        self.event("error", level="error", message=message, **fields)
+
+    def metrics(self, values: Mapping[str, Any], *, step: int | None = None, **fields: Any) -> None:
+        """Logs a dict of scalars: one event, plus a TensorBoard scalar each when ``step`` is set.
+
+        TensorBoard tags are the keys prefixed by the current scope, e.g. ``search/train/loss``.
+        """
+        self.event("metrics", data=values, **({"step": step} if step is not None else {}), **fields)
+        if self._tb is not None and step is not None:
+            prefix = self.scope_path
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self._tb.add_scalar(f"{prefix}/{k}" if prefix else k, v, step)
+
+    # ------------------------------------------------------------------ progress
+
+    def progress(self, iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterable[T]:
+        """Wraps ``iterable`` in a tqdm bar when progress bars are on; else returns it as is."""
+        if not self.show_progress:
+            return iterable
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def flush(self) -> None:
+        if self._tb is not None:
+            self._tb.flush()
+
+    def close(self) -> None:
+        for f in (self._events, self._console_file):
+            if f is not None:
+                f.close()
+        self._events = self._console_file = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def __enter__(self) -> RunLogger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def read_events(path: str | Path) -> list[dict]:
+    """Reads an ``events.jsonl`` file (or the run folder holding one) into a list of dicts."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,65 @@
+"""A tiny name -> object registry shared by ops, searchers and datasets."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to objects, registered with a decorator.
+
+    Each registry is an ordinary object owned by the module that defines the kind of thing it
+    holds (ops, searchers, datasets); nothing here is global.
+
+    Example:
+        >>> MODELS = Registry("model")
+        >>> @MODELS.register("tiny")
+        ... class Tiny: ...
+        >>> MODELS.get("tiny").__name__
+        'Tiny'
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, *, overwrite: bool = False) -> Callable[[T], T]:
+        """Decorator that registers its target under ``name``."""
+
+        def deco(obj: T) -> T:
+            if name in self._items and not overwrite and self._items[name] is not obj:
+                raise KeyError(
+                    f"{self.kind} '{name}' is already registered; pick another name or pass overwrite=True"
+                )
+            self._items[name] = obj
+            return obj
+
+        return deco
+
+    def get(self, name: str) -> T:
+        """Returns the object registered as ``name`` or raises a KeyError that suggests one."""
+        try:
+            return self._items[name]
+        except KeyError:
+            raise KeyError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self._items), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown {self.kind} '{name}'{hint} Known: {', '.join(sorted(self._items))}"
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)

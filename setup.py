@@ -1,0 +1,42 @@
+"""Archai: a modular neural-architecture-search library in PyTorch."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+confs = [
+    (str(Path("share/archai") / d.relative_to(here)), [str(f.relative_to(here)) for f in d.glob("*.yaml")])
+    for d in [here / "confs", *sorted(p for p in (here / "confs").rglob("*") if p.is_dir())]
+]
+
+setup(
+    name="archai",
+    version="0.1.0",
+    description="Modular neural architecture search: DARTS, ENAS, Petridish, random, Pareto fronts",
+    long_description=(here / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["archai", "archai.*"]),
+    package_data={"archai.datasets": ["data/*.npz", "data/*.txt"]},
+    data_files=confs,
+    install_requires=[
+        "torch>=2.2",
+        "torchvision>=0.17",
+        "numpy>=1.24",
+        "pyyaml>=6.0",
+        "tensorboard>=2.14",
+        "tqdm>=4.66",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "ray": ["ray[default]>=2.9"],
+        "dev": ["pytest>=8", "ruff>=0.5", "ray[default]>=2.9"],
+    },
+    classifiers=[
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

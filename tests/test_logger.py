@@ -1,0 +1,60 @@
+"""Structured run logging: events.jsonl, console.log, TensorBoard."""
+
+import json
+
+from archai.common.logger import RunLogger, read_events
+
+
+def test_events_are_json_lines_with_scopes(tmp_path):
+    log = RunLogger(tmp_path, console=False, tensorboard=False)
+    with log.scope("search", algo="darts"):
+        with log.scope("epoch", epoch=3):
+            log.metrics({"train/loss": 0.5, "val/top1": float("nan")}, step=3)
+        log.warning("careful", why="test")
+    log.close()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line parses on its own
+    metric = next(r for r in records if r["kind"] == "metrics")
+    assert metric["scope"] == "search/epoch"
+    assert metric["fields"] == {"algo": "darts", "epoch": 3, "step": 3}
+    assert metric["data"]["train/loss"] == 0.5 and metric["data"]["val/top1"] == "nan"
+    warn = next(r for r in records if r["kind"] == "warning")
+    assert warn["scope"] == "search" and warn["fields"]["message"] == "careful"
+    assert [r["kind"] for r in read_events(tmp_path)] == [r["kind"] for r in records]
+    assert "careful" in (tmp_path / "console.log").read_text()
+
+
+def test_error_inside_scope_is_logged_and_reraised(tmp_path):
+    log = RunLogger(tmp_path, console=False, tensorboard=False)
+    try:
+        with log.scope("train"):
+            raise ValueError("boom")
+    except ValueError:
+        pass
+    log.close()
+    errors = [r for r in read_events(tmp_path) if r["kind"] == "error"]
+    assert errors and "boom" in errors[0]["fields"]["message"] and errors[0]["scope"] == "train"
+
+
+def test_tensorboard_scalars_written(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    log = RunLogger(tmp_path, console=False, tensorboard=True)
+    with log.scope("train"):
+        for step in range(3):
+            log.metrics({"loss": 1.0 / (step + 1)}, step=step)
+    log.close()
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    assert "train/loss" in acc.Tags()["scalars"]
+    assert [round(e.value, 3) for e in acc.Scalars("train/loss")] == [1.0, 0.5, 0.333]
+
+
+def test_quiet_console_shows_only_warnings(tmp_path, capsys):
+    log = RunLogger(tmp_path, tensorboard=False, quiet=True)
+    log.info("hidden message")
+    log.warning("shown warning")
+    log.close()
+    err = capsys.readouterr().err
+    assert "shown warning" in err and "hidden message" not in err
+    assert "hidden message" in (tmp_path / "console.log").read_text()
