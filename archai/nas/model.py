@@ -1,0 +1,226 @@
+"""``nn.Module`` networks built from a :class:`~archai.nas.model_desc.ModelDesc`.
+
+Example:
+    >>> from archai.nas.genotypes import genotype_to_desc, GENOTYPES
+    >>> desc = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=16, n_cells=8)
+    >>> model = build_model(desc).eval()
+    >>> model(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc
+from archai.nas.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
+
+#: ``(edge, channels, stride, affine, (cell, node, edge) indices) -> module``; lets a searcher
+#: build special edges (a DARTS mixed op) while the library builds everything else.
+EdgeBuilder = Callable[[EdgeDesc, int, int, bool, tuple[int, int, int]], nn.Module]
+
+
+def default_edge_builder(
+    edge: EdgeDesc, C: int, stride: int, affine: bool, where: tuple[int, int, int]
+) -> nn.Module:
+    if edge.op.name not in OPS:
+        cell, node, e = where
+        raise KeyError(f"cell {cell} node {node} edge {e}: {OPS.unknown_message(edge.op.name)}")
+    return make_op(edge.op.name, C, stride, affine)
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zeroes whole samples with probability ``drop_prob`` and rescales the rest."""
+    keep = 1.0 - drop_prob
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x / keep * mask
+
+
+class Cell(nn.Module):
+    """A DAG cell: preprocess the inputs, each node sums its edges, concatenate ``concat``."""
+
+    def __init__(
+        self,
+        desc: CellDesc,
+        index: int,
+        c_pp: int,
+        c_p: int,
+        reduction_prev: bool,
+        n_inputs: int,
+        affine: bool,
+        edge_builder: EdgeBuilder,
+    ) -> None:
+        super().__init__()
+        C = desc.channels
+        self.n_inputs = n_inputs
+        self.concat = list(desc.concat)
+        if n_inputs == 2:
+            self.preprocess0 = (
+                FactorizedReduce(c_pp, C, affine) if reduction_prev else ReLUConvBN(c_pp, C, 1, 1, 0, affine)
+            )
+            self.preprocess1 = ReLUConvBN(c_p, C, 1, 1, 0, affine)
+        self.nodes = nn.ModuleList()
+        self.inputs: list[list[int]] = []
+        for ni, node in enumerate(desc.nodes):
+            ops = nn.ModuleList()
+            for ei, edge in enumerate(node.edges):
+                stride = 2 if desc.kind == "reduction" and edge.input < n_inputs else 1
+                ops.append(edge_builder(edge, C, stride, affine, (index, ni, ei)))
+            self.nodes.append(ops)
+            self.inputs.append([e.input for e in node.edges])
+        # joined nodes: output slot j += gate * node (gate starts at zero)
+        self.joins = {
+            n_inputs + ni: node.join_into for ni, node in enumerate(desc.nodes) if node.join_into is not None
+        }
+        self.gates = nn.ParameterDict({str(s): nn.Parameter(torch.zeros(1)) for s in self.joins})
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)] if self.n_inputs == 2 else [s1]
+        for ops, inputs in zip(self.nodes, self.inputs):
+            total = 0
+            for op, i in zip(ops, inputs):
+                h = op(states[i])
+                if self.training and drop_prob > 0 and not isinstance(op, Identity):
+                    h = drop_path(h, drop_prob)
+                total = total + h
+            states.append(total)
+        if len(self.concat) == 1 and not self.joins:
+            return states[self.concat[0]]
+        outs = {s: states[s] for s in self.concat}
+        for node_state, target in self.joins.items():
+            outs[target] = outs[target] + self.gates[str(node_state)] * states[node_state]
+        return torch.cat([outs[s] for s in self.concat], dim=1)
+
+
+class ResBlock(nn.Module):
+    """The ResNet basic block NAS-Bench-201 uses between stages (stride 2)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, True)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, True)
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+        return self.downsample(s1) + self.conv_b(self.conv_a(s1))
+
+
+class AuxHead(nn.Module):
+    """Auxiliary classifier (Szegedy et al.) as in the DARTS evaluation networks.
+
+    On the 8x8 maps of a 32x32 input it pools with a 5x5 window at stride 3 (CIFAR) as the
+    published code does; on 14x14 ImageNet maps with stride 2; on other sizes adaptively to 2x2.
+    """
+
+    def __init__(self, C: int, n_classes: int, feature_size: int, imagenet: bool) -> None:
+        super().__init__()
+        if imagenet and feature_size == 14:
+            pool = nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False)
+        elif not imagenet and feature_size == 8:
+            pool = nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False)
+        else:
+            pool = nn.AdaptiveAvgPool2d(2)
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False),
+            pool,
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        if x.shape[-1] > 1:
+            x = nn.functional.adaptive_avg_pool2d(x, 1)
+        return self.classifier(x.flatten(1))
+
+
+class Model(nn.Module):
+    """A network built from a description: stem, cells, global pooling, classifier.
+
+    In training mode with an auxiliary head it returns ``(logits, aux_logits)``; otherwise
+    logits. ``drop_path_prob`` (set by the trainer each epoch) applies to non-identity edges.
+    """
+
+    def __init__(self, desc: ModelDesc, edge_builder: EdgeBuilder | None = None) -> None:
+        super().__init__()
+        desc.validate()
+        self.desc = desc
+        self.drop_path_prob = 0.0
+        build = edge_builder or default_edge_builder
+        C, c_in = desc.init_channels, desc.in_channels
+        size = desc.image_size
+        if desc.skeleton == "imagenet":
+            self.stem0 = nn.Sequential(
+                nn.Conv2d(c_in, C // 2, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(C // 2),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(C // 2, C, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(C),
+            )
+            self.stem1 = nn.Sequential(
+                nn.ReLU(inplace=True), nn.Conv2d(C, C, 3, 2, 1, bias=False), nn.BatchNorm2d(C)
+            )
+            c_pp = c_p = C
+            reduction_prev = True
+            size = -(-size // 8)
+        else:
+            c_stem = C * desc.stem_multiplier if desc.skeleton == "darts" else C
+            self.stem = nn.Sequential(
+                nn.Conv2d(c_in, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+            )
+            c_pp = c_p = c_stem
+            reduction_prev = False
+        self.cells = nn.ModuleList()
+        self.aux_head = None
+        for i, cell in enumerate(desc.cells):
+            if cell.kind == "resblock":
+                self.cells.append(ResBlock(c_p, cell.channels))
+            else:
+                self.cells.append(
+                    Cell(cell, i, c_pp, c_p, reduction_prev, desc.n_cell_inputs, desc.affine, build)
+                )
+            if cell.reduction:
+                size = -(-size // 2)
+            c_pp, c_p = c_p, desc.cell_out_channels(i)
+            reduction_prev = cell.reduction
+            if desc.aux_after == i:
+                self.aux_head = AuxHead(c_p, desc.n_classes, size, desc.skeleton == "imagenet")
+        self.lastact = (
+            nn.Sequential(nn.BatchNorm2d(c_p), nn.ReLU(inplace=True)) if desc.skeleton == "nb201" else None
+        )
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_p, desc.n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.desc.skeleton == "imagenet":
+            s0 = self.stem0(x)
+            s1 = self.stem1(s0)
+        else:
+            s0 = s1 = self.stem(x)
+        aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if self.aux_head is not None and i == self.desc.aux_after and self.training:
+                aux = self.aux_head(s1)
+        if self.lastact is not None:
+            s1 = self.lastact(s1)
+        logits = self.classifier(self.global_pooling(s1).flatten(1))
+        return (logits, aux) if aux is not None else logits
+
+
+def build_model(desc: ModelDesc, edge_builder: EdgeBuilder | None = None) -> Model:
+    """Builds the network described by ``desc`` (see :class:`Model`)."""
+    return Model(desc, edge_builder)
+
+
+def count_params(model: nn.Module, *, include_aux: bool = False) -> int:
+    """Trainable parameters, by default without the auxiliary head (as papers report them)."""
+    return sum(p.numel() for n, p in model.named_parameters() if include_aux or not n.startswith("aux_head."))

@@ -1,0 +1,195 @@
+"""Operations and their registry, with the primitive sets of the DARTS, ENAS and NAS-Bench-201 spaces.
+
+An op factory takes ``(channels, stride, affine)`` and returns a module mapping ``channels``
+to ``channels`` (spatial size divided by ``stride``). Register your own without touching the
+library:
+
+    >>> @OPS.register("conv_3x3_plain")
+    ... def conv_3x3_plain(C, stride, affine):
+    ...     return torch.nn.Conv2d(C, C, 3, stride, 1, bias=False)
+    >>> make_op("conv_3x3_plain", 8, 1, True)(torch.zeros(1, 8, 6, 6)).shape
+    torch.Size([1, 8, 6, 6])
+
+Semantics follow the published code of each space so that parameter counts match: ReLU before
+convolution, BatchNorm after; pooling excludes padding from averages; a strided skip connection
+is a factorized reduction (two offset 1x1 convolutions, concatenated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from archai.common.registry import Registry
+
+OpFactory = Callable[[int, int, bool], nn.Module]
+OPS: Registry[OpFactory] = Registry("op")
+
+#: The eight DARTS candidates (Liu et al., 2019).
+DARTS_PRIMITIVES = (
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+#: The five ENAS micro-space candidates (Pham et al., 2018).
+ENAS_PRIMITIVES = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
+#: The five NAS-Bench-201 candidates (Dong & Yang, 2020).
+NB201_PRIMITIVES = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: Petridish's default candidate set (Hu et al., 2019).
+PETRIDISH_PRIMITIVES = (
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+)
+
+
+def make_op(name: str, channels: int, stride: int, affine: bool) -> nn.Module:
+    """Builds the registered op ``name``."""
+    return OPS.get(name)(channels, stride, affine)
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+
+class Zero(nn.Module):
+    """Outputs zeros (the ``none`` op); strided, it keeps every ``stride``-th pixel's shape."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class Identity(nn.Identity):
+    """The identity; drop-path skips it (as it skips no other op)."""
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, convolution (no bias), BatchNorm."""
+
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool, dilation: int = 1
+    ) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation=dilation, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise (possibly dilated) convolution, pointwise convolution, BatchNorm."""
+
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int, affine: bool
+    ) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in, bias=False),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked :class:`DilConv` blocks without dilation; only the first is strided."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool) -> None:
+        super().__init__(
+            DilConv(c_in, c_in, kernel, stride, padding, 1, affine),
+            DilConv(c_in, c_out, kernel, 1, padding, 1, affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halves the resolution with two stride-2 1x1 convolutions, one shifted by a pixel."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
+        super().__init__()
+        if c_out % 2:
+            raise ValueError(f"FactorizedReduce needs an even output channel count, got {c_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        # The shifted branch is padded back to the input size: for even sizes the pad is never
+        # sampled by the stride-2 conv (same values as no pad); for odd sizes (28 -> 14 -> 7)
+        # it makes both branches agree in shape.
+        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+
+
+class Conv7x1x1x7(nn.Sequential):
+    """ReLU, 1x7 then 7x1 convolution, BatchNorm (NASNet/AmoebaNet)."""
+
+    def __init__(self, C: int, stride: int, affine: bool) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
+            nn.Conv2d(C, C, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+        )
+
+
+# ----------------------------------------------------------------------------- registered ops
+
+
+@OPS.register("none")
+def _none(C: int, stride: int, affine: bool) -> nn.Module:
+    return Zero(stride)
+
+
+@OPS.register("avg_pool_3x3")
+def _avg_pool_3x3(C: int, stride: int, affine: bool) -> nn.Module:
+    return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+
+
+@OPS.register("max_pool_3x3")
+def _max_pool_3x3(C: int, stride: int, affine: bool) -> nn.Module:
+    return nn.MaxPool2d(3, stride=stride, padding=1)
+
+
+@OPS.register("skip_connect")
+def _skip_connect(C: int, stride: int, affine: bool) -> nn.Module:
+    return Identity() if stride == 1 else FactorizedReduce(C, C, affine)
+
+
+@OPS.register("identity")
+def _identity(C: int, stride: int, affine: bool) -> nn.Module:
+    # ENAS' name for the skip connection; strided in a reduction cell it must still halve the size
+    return _skip_connect(C, stride, affine)
+
+
+def _sep(k: int) -> OpFactory:
+    return lambda C, stride, affine: SepConv(C, C, k, stride, k // 2, affine)
+
+
+def _dil(k: int) -> OpFactory:
+    return lambda C, stride, affine: DilConv(C, C, k, stride, k - 1, 2, affine)
+
+
+for _k in (3, 5, 7):
+    OPS.register(f"sep_conv_{_k}x{_k}")(_sep(_k))
+for _k in (3, 5):
+    OPS.register(f"dil_conv_{_k}x{_k}")(_dil(_k))
+OPS.register("conv_7x1_1x7")(lambda C, stride, affine: Conv7x1x1x7(C, stride, affine))
+OPS.register("nor_conv_1x1")(lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine))
+OPS.register("nor_conv_3x3")(lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine))

@@ -1,0 +1,183 @@
+"""One-shot supernets: every edge a softmax-weighted mixture of candidate ops (DARTS-style).
+
+The architecture weights (``alphas``) are kept apart from the network weights: one matrix per
+cell kind (``normal``, ``reduction``), shared by every cell of that kind, of shape
+``(edges per cell, candidates)``. ``weight_parameters()`` and ``arch_parameters()`` split them,
+so the trainer's weight optimizer never steps the alphas.
+
+Example:
+    >>> desc = SupernetBuilder(init_channels=4, n_cells=3, n_nodes=2, in_channels=1, image_size=8).build()
+    >>> net = Supernet(desc)
+    >>> net(torch.zeros(2, 1, 8, 8)).shape, tuple(net.alphas["normal"].shape)
+    (torch.Size([2, 10]), (5, 8))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from archai.nas.builder import ModelDescBuilder
+from archai.nas.model import Model
+from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.nas.ops import DARTS_PRIMITIVES, make_op
+
+MIXED = "mixed"
+
+
+class ArchWeights:
+    """Holds the mixing weights of the current forward pass; shared by a supernet's mixed ops."""
+
+    def __init__(self) -> None:
+        self.weights: dict[str, torch.Tensor] = {}
+
+
+class MixedOp(nn.Module):
+    """Weighted sum of candidate ops; the weights come from the supernet at each forward."""
+
+    def __init__(
+        self, candidates: Sequence[str], C: int, stride: int, context: ArchWeights, kind: str, index: int
+    ) -> None:
+        super().__init__()
+        self.candidates = list(candidates)
+        self._ops = nn.ModuleList()
+        for name in candidates:
+            op = make_op(name, C, stride, False)
+            if "pool" in name:  # as published: pooling is followed by a non-affine BatchNorm
+                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+            self._ops.append(op)
+        self.context, self.kind, self.index = context, kind, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.context.weights[self.kind][self.index]
+        return sum(wi * op(x) for wi, op in zip(w, self._ops))
+
+
+class SupernetBuilder(ModelDescBuilder):
+    """Cells whose nodes take a mixed edge from every earlier state (the DARTS search space)."""
+
+    def __init__(self, primitives: Sequence[str] = DARTS_PRIMITIVES, **kw: Any) -> None:
+        kw.setdefault("affine", False)
+        super().__init__(**kw)
+        self.primitives = list(primitives)
+
+    def make_cell(self, index: int, kind: str, channels: int) -> CellDesc:
+        op = OpDesc(MIXED, {"candidates": list(self.primitives)})
+        nodes = [NodeDesc([EdgeDesc(op, j) for j in range(2 + i)]) for i in range(self.n_nodes)]
+        return CellDesc(kind, channels, nodes, list(range(2, 2 + self.n_nodes)))
+
+
+def _edge_counts(desc: ModelDesc) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for cell in desc.cells:
+        n = sum(len(node.edges) for node in cell.nodes)
+        if counts.setdefault(cell.kind, n) != n:
+            raise ValueError(f"all {cell.kind} cells of a supernet must have the same edges")
+    return counts
+
+
+class Supernet(nn.Module):
+    """A :class:`~archai.nas.model.Model` whose ``mixed`` edges share per-kind alphas."""
+
+    def __init__(self, desc: ModelDesc, alpha_init: float = 1e-3) -> None:
+        super().__init__()
+        self.context = ArchWeights()
+        candidates = {}
+        for cell in desc.cells:
+            for node in cell.nodes:
+                for e in node.edges:
+                    if e.op.name == MIXED:
+                        candidates.setdefault(cell.kind, list(e.op.params["candidates"]))
+        self.candidates = candidates
+        counter: dict[tuple[int, str], int] = {}
+
+        def build_edge(
+            edge: EdgeDesc, C: int, stride: int, affine: bool, where: tuple[int, int, int]
+        ) -> nn.Module:
+            cell_index = where[0]
+            kind = desc.cells[cell_index].kind
+            if edge.op.name != MIXED:
+                return make_op(edge.op.name, C, stride, affine)
+            i = counter.get((cell_index, kind), 0)
+            counter[(cell_index, kind)] = i + 1
+            return MixedOp(edge.op.params["candidates"], C, stride, self.context, kind, i)
+
+        self.model = Model(desc, build_edge)
+        self.alphas = nn.ParameterDict(
+            {
+                kind: nn.Parameter(alpha_init * torch.randn(n, len(candidates[kind])))
+                for kind, n in _edge_counts(desc).items()
+                if kind in candidates
+            }
+        )
+
+    @property
+    def desc(self) -> ModelDesc:
+        return self.model.desc
+
+    @property
+    def drop_path_prob(self) -> float:
+        return self.model.drop_path_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, p: float) -> None:
+        self.model.drop_path_prob = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.context.weights = {k: F.softmax(a, dim=-1) for k, a in self.alphas.items()}
+        return self.model(x)
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return list(self.model.parameters())
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return list(self.alphas.values())
+
+    def mixing_weights(self) -> dict[str, torch.Tensor]:
+        """Softmax of the alphas per cell kind, detached: ``{kind: (edges, candidates)}``."""
+        return {k: F.softmax(a.detach(), dim=-1) for k, a in self.alphas.items()}
+
+
+def finalize_cell(
+    cell: CellDesc, weights: torch.Tensor, k: int = 2, exclude: Sequence[str] = ("none",), n_inputs: int = 2
+) -> CellDesc:
+    """The discrete cell of a mixed cell: per node the ``k`` incoming edges whose best
+    non-excluded op is strongest, each with that op (as DARTS derives its genotype)."""
+    nodes, row = [], 0
+    for node in cell.nodes:
+        scored = []
+        for edge in node.edges:
+            cands = edge.op.params["candidates"]
+            w = weights[row]
+            row += 1
+            best = max((j for j, name in enumerate(cands) if name not in exclude), key=lambda j: float(w[j]))
+            scored.append((float(w[best]), edge.input, cands[best]))
+        top = sorted(scored, key=lambda t: -t[0])[:k]
+        nodes.append(NodeDesc([EdgeDesc(OpDesc(op), inp) for _, inp, op in top]))
+    return CellDesc(cell.kind, cell.channels, nodes, list(cell.concat))
+
+
+def finalize_supernet(net: Supernet, k: int = 2, exclude: Sequence[str] = ("none",)) -> ModelDesc:
+    """The discrete description of a supernet (same skeleton, ``k`` edges per node)."""
+    desc = net.desc
+    weights = net.mixing_weights()
+    cells = [
+        finalize_cell(c, weights[c.kind], k, exclude, desc.n_cell_inputs) if c.kind in weights else c
+        for c in desc.cells
+    ]
+    return ModelDesc(
+        cells=cells,
+        skeleton=desc.skeleton,
+        in_channels=desc.in_channels,
+        image_size=desc.image_size,
+        n_classes=desc.n_classes,
+        init_channels=desc.init_channels,
+        stem_multiplier=desc.stem_multiplier,
+        affine=True,
+        aux_after=desc.aux_after,
+        meta=dict(desc.meta),
+    )
