@@ -141,7 +141,8 @@ class Trainer:
     ) -> None:
         self.conf = conf
         self.device = resolve_device(device)
-        self.model = model.to(self.device)
+        self.memory_format = torch.channels_last if conf["channels_last"] else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
         self.epochs = int(conf["epochs"])
         if params is None:
             params = model.weight_parameters() if hasattr(model, "weight_parameters") else model.parameters()
@@ -197,7 +198,7 @@ class Trainer:
         loss, n, c1, c5 = 0.0, 0, 0, 0
         try:
             for x, y in loader:
-                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                x, y = self.to_device(x), y.to(self.device, non_blocking=True)
                 with self._autocast():
                     logits, _ = split_logits(self.model(x))
                 loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
@@ -238,6 +239,11 @@ class Trainer:
         for h, s in zip(self.hooks, state["hooks"]):
             h.load_state_dict(s)
 
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """Moves an input batch to the trainer's device (and memory format); hooks use it too."""
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=self.memory_format) if x.ndim == 4 else x
+
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -273,7 +279,7 @@ class Trainer:
         n_images, start = 0, time.perf_counter()
         total = len(loader) if hasattr(loader, "__len__") else None
         for step, (x, y) in enumerate(self._progress(loader, total, epoch)):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x, y = self.to_device(x), y.to(self.device, non_blocking=True)
             batch = (x, y)
             for h in self.hooks:
                 h.before_step(self, step, batch)

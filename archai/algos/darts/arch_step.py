@@ -1,0 +1,137 @@
+"""DARTS' bilevel step: update the architecture weights on a validation batch before each
+weight step (Liu et al., 2019, Algorithm 1), as a trainer hook.
+
+First order: the gradient of the validation loss with respect to the alphas at the current
+weights. Second order: at the weights after one virtual SGD step,
+``w' = w - lr * (momentum * buffer + grad_train(w) + weight_decay * w)``, minus the implicit
+term ``lr * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / (2 R)`` with
+``w+- = w +- R * grad_w' L_val(w')`` and ``R = r / ||grad_w' L_val(w')||`` (finite-difference
+Hessian-vector product). The virtual step leaves the network's weights and BatchNorm
+statistics as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from archai.nas.supernet import Supernet
+from archai.nas.trainer import Trainer, TrainerHook, split_logits
+
+
+class DartsArchStep(TrainerHook):
+    """Steps ``net``'s alphas with Adam on batches of ``val_loader`` before every weight step.
+
+    Args:
+        order: 1 (first-order approximation) or 2 (unrolled, second order).
+        lr, betas, weight_decay: Adam on the alphas (DARTS: 3e-4, (0.5, 0.999), 1e-3).
+        unrolled_r: ``r`` of the finite-difference step (DARTS: 0.01).
+    """
+
+    def __init__(
+        self,
+        net: Supernet,
+        val_loader: DataLoader,
+        *,
+        order: int = 1,
+        lr: float = 3e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        weight_decay: float = 1e-3,
+        unrolled_r: float = 0.01,
+        seed: int = 0,
+    ) -> None:
+        if order not in (1, 2):
+            raise ValueError(f"algos.darts.order must be 1 or 2, got {order}")
+        self.net, self.val_loader, self.order, self.r, self.seed = net, val_loader, order, unrolled_r, seed
+        self.optimizer = torch.optim.Adam(
+            net.arch_parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay
+        )
+        self._iter: Iterator | None = None
+
+    # ------------------------------------------------------------------ hook API
+
+    def before_epoch(self, trainer: Trainer, epoch: int) -> None:
+        gen = getattr(self.val_loader, "generator", None)
+        if isinstance(gen, torch.Generator):
+            gen.manual_seed(self.seed * 100_003 + epoch + 7919)
+        self._iter = iter(self.val_loader)
+
+    def before_step(self, trainer: Trainer, step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        xv, yv = self._next_val()
+        xv, yv = trainer.to_device(xv), yv.to(trainer.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.order == 1:
+            loss = self._loss(xv, yv)
+            grads = torch.autograd.grad(loss, self.net.arch_parameters())
+        else:
+            grads = self._unrolled_grads(trainer, batch, (xv, yv))
+        for a, g in zip(self.net.arch_parameters(), grads):
+            a.grad = g
+        self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    # ------------------------------------------------------------------ internals
+
+    def _next_val(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._iter is None:
+            self._iter = iter(self.val_loader)
+        try:
+            return next(self._iter)
+        except StopIteration:
+            self._iter = iter(self.val_loader)
+            return next(self._iter)
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits, _ = split_logits(self.net(x))
+        return F.cross_entropy(logits, y)
+
+    def _unrolled_grads(self, trainer: Trainer, train_batch, val_batch) -> list[torch.Tensor]:
+        weights = self.net.weight_parameters()
+        alphas = self.net.arch_parameters()
+        group = trainer.optimizer.param_groups[0]
+        eta, momentum, wd = (
+            trainer.lr,
+            float(group.get("momentum", 0.0)),
+            float(group.get("weight_decay", 0.0)),
+        )
+        saved = [w.detach().clone() for w in weights]
+        buffers = [b.detach().clone() for b in self.net.buffers()]
+        try:
+            # w' = w - eta * (momentum * buffer + dL_train/dw + wd * w)
+            g_train = torch.autograd.grad(self._loss(*train_batch), weights, allow_unused=True)
+            with torch.no_grad():
+                for w, g in zip(weights, g_train):
+                    buf = trainer.optimizer.state.get(w, {}).get("momentum_buffer")
+                    step = (g if g is not None else torch.zeros_like(w)) + wd * w
+                    if buf is not None:
+                        step = step + momentum * buf
+                    w.sub_(eta * step)
+            loss_val = self._loss(*val_batch)
+            grads = torch.autograd.grad(loss_val, [*alphas, *weights], allow_unused=True)
+            d_alpha = [
+                g if g is not None else torch.zeros_like(a) for g, a in zip(grads[: len(alphas)], alphas)
+            ]
+            d_w = [g if g is not None else torch.zeros_like(w) for g, w in zip(grads[len(alphas) :], weights)]
+            R = self.r / torch.cat([g.flatten() for g in d_w]).norm().clamp_min(1e-12)
+            implicit = []
+            for sign in (1.0, -1.0):
+                with torch.no_grad():
+                    for w, w0, g in zip(weights, saved, d_w):
+                        w.copy_(w0 + sign * R * g)
+                implicit.append(torch.autograd.grad(self._loss(*train_batch), alphas))
+            return [da - eta * (gp - gn) / (2 * R) for da, gp, gn in zip(d_alpha, *implicit)]
+        finally:
+            with torch.no_grad():
+                for w, w0 in zip(weights, saved):
+                    w.copy_(w0)
+                for b, b0 in zip(self.net.buffers(), buffers):
+                    b.copy_(b0)

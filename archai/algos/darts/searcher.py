@@ -1,0 +1,117 @@
+"""DARTS: differentiable architecture search (Liu et al., ICLR 2019), as a registered searcher.
+
+A supernet whose edges mix every candidate op by softmax weights is trained with the one
+trainer; the :class:`~archai.algos.darts.arch_step.DartsArchStep` hook updates the mixing
+weights on held-out data before every weight step (first or second order). The found cell keeps,
+per node, the two strongest incoming edges and on each its strongest op other than ``none``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from archai.algos.darts.arch_step import DartsArchStep
+from archai.algos.darts.plots import plot_alphas
+from archai.common.config import ConfigError
+from archai.common.seeding import seed_everything
+from archai.nas.cost import measure_cost
+from archai.nas.genotypes import desc_to_genotype, format_genotype
+from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.nas.supernet import Supernet, SupernetBuilder, finalize_supernet
+from archai.nas.trainer import Trainer, TrainerHook
+
+
+class AlphaLog(TrainerHook):
+    """Logs the softmax of the alphas and the current genotype after every epoch."""
+
+    def __init__(self, net: Supernet, k: int) -> None:
+        self.net, self.k = net, k
+
+    def after_epoch(self, trainer: Trainer, epoch: int, metrics: dict) -> None:
+        if trainer.logger is None:
+            return
+        weights = self.net.mixing_weights()
+        genotype = format_genotype(desc_to_genotype(finalize_supernet(self.net, self.k)))
+        trainer.logger.event(
+            "alphas",
+            data={k: w.tolist() for k, w in weights.items()},
+            epoch=epoch + 1,
+            genotype=genotype,
+            candidates=self.net.candidates,
+        )
+        scalars = {
+            f"alpha/{kind}/edge{e}/{op}": float(w[e, j])
+            for kind, w in weights.items()
+            for e in range(w.shape[0])
+            for j, op in enumerate(self.net.candidates[kind])
+        }
+        trainer.logger.metrics(scalars, step=epoch + 1, epoch=epoch + 1)
+
+
+@register_searcher("darts")
+class DartsSearcher(Searcher):
+    """First- or second-order DARTS over ``algos.darts.primitives``."""
+
+    defaults_file = "algos/darts.yaml"
+    toy_file = "algos/darts_toy.yaml"
+
+    def search(self) -> SearchResult:
+        ctx, conf = self.ctx, self.conf
+        loaders = ctx.loaders("search")
+        if loaders.val is None:
+            raise ConfigError(
+                "darts needs held-out data for its architecture step: set search.loader.val_fraction > 0"
+            )
+        seed_everything(ctx.seed)
+        desc = SupernetBuilder(list(conf.primitives), **ctx.builder_args("search", affine=False)).build()
+        net = Supernet(desc)
+        arch_loader = DataLoader(
+            loaders.val.dataset,
+            batch_size=loaders.train.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(ctx.seed + 1),
+        )
+        arch = conf.arch_optimizer
+        hooks = [
+            DartsArchStep(
+                net,
+                arch_loader,
+                order=int(conf.order),
+                lr=arch.lr,
+                betas=tuple(arch.betas),
+                weight_decay=arch.weight_decay,
+                unrolled_r=float(conf.unrolled_r),
+                seed=ctx.seed,
+            ),
+            AlphaLog(net, int(conf.edges_per_node)),
+        ]
+        trainer = Trainer(
+            net,
+            ctx.conf.search.trainer,
+            device=ctx.device,
+            hooks=hooks,
+            checkpoint_path=ctx.run_dir / "search" / "supernet.pt",
+            seed=ctx.seed,
+            logger=self.log,
+            scope="supernet",
+        )
+        history = trainer.fit(loaders.train, loaders.val)
+        final = finalize_supernet(net, k=int(conf.edges_per_node))
+        genotype = format_genotype(desc_to_genotype(final))
+        final.meta.update(searcher="darts", order=int(conf.order), genotype=genotype)
+        plot_alphas(net.mixing_weights(), net.candidates, ctx.run_dir / "alphas.png")
+        self.log.info(f"genotype {genotype}")
+        cost = measure_cost(final)
+        cand = Candidate(
+            "darts",
+            final,
+            {
+                "val_top1": history.last.get("val/top1"),
+                "params": cost.params,
+                "macs": cost.macs,
+                "supernet_epochs": len(history.history),
+            },
+        )
+        self.log_candidate(cand)
+        return SearchResult([cand], final=["darts"])

@@ -1,0 +1,72 @@
+"""Random search: sample cells uniformly from the DARTS space, train each briefly, keep the best.
+
+Each node takes two distinct earlier states, each through an op drawn uniformly from
+``algos.random.primitives``. Samples are drawn up front from the run's seed, then trained in
+rounds through the executor (in parallel on Ray), until ``n_samples`` are done or
+``max_seconds`` have passed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+from archai.nas.builder import TemplateBuilder
+from archai.nas.jobs import run_train_job
+from archai.nas.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
+from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
+
+
+def sample_cell(rng: random.Random, kind: str, n_nodes: int, primitives: list[str], k: int = 2) -> CellDesc:
+    """A uniformly random DARTS-style cell: each node sums ``k`` distinct earlier states."""
+    nodes = []
+    for i in range(n_nodes):
+        inputs = rng.sample(range(2 + i), min(k, 2 + i))
+        nodes.append(NodeDesc([EdgeDesc(OpDesc(rng.choice(primitives)), j) for j in inputs]))
+    return CellDesc(kind, 0, nodes, list(range(2, 2 + n_nodes)))
+
+
+@register_searcher("random")
+class RandomSearcher(Searcher):
+    """Uniform random sampling with a sample and time budget."""
+
+    defaults_file = "algos/random.yaml"
+    toy_file = "algos/random_toy.yaml"
+
+    def search(self) -> SearchResult:
+        ctx, conf = self.ctx, self.conf
+        rng = random.Random(ctx.seed)
+        args = ctx.builder_args("search")
+        prims = list(conf.primitives)
+        jobs = []
+        for i in range(int(conf.n_samples)):
+            cells = [sample_cell(rng, kind, args["n_nodes"], prims) for kind in ("normal", "reduction")]
+            desc = TemplateBuilder(*cells, **args).build()
+            desc.meta.update(searcher="random", sample=i)
+            jobs.append((f"sample_{i:03d}", desc))
+        start, budget = time.monotonic(), float(conf.max_seconds)
+        per_round = max(1, int(conf.jobs_per_round))
+        candidates: list[Candidate] = []
+        for r in range(0, len(jobs), per_round):
+            if budget > 0 and time.monotonic() - start > budget:
+                self.log.info(f"time budget of {budget:.0f}s reached after {len(candidates)} samples")
+                break
+            batch = jobs[r : r + per_round]
+            results = ctx.executor.map(
+                run_train_job,
+                [ctx.train_job(n, d, "search").as_args() for n, d in batch],
+                names=[n for n, _ in batch],
+            )
+            for (name, desc), res in zip(batch, results):
+                metrics = res.value if res.ok else {"val_top1": math.nan, "failed": True, "error": res.error}
+                if not res.ok:
+                    self.log.error(f"{name} failed after {res.attempts} attempt(s)", traceback=res.error)
+                cand = Candidate(name, desc, metrics)
+                self.log_candidate(cand)
+                candidates.append(cand)
+        ok = [c for c in candidates if not c.metrics.get("failed")]
+        if not ok:
+            raise RuntimeError("random search: every sampled architecture failed to train; see events.jsonl")
+        ranked = sorted(ok, key=lambda c: -c.metrics["val_top1"])
+        return SearchResult(candidates, final=[c.id for c in ranked])

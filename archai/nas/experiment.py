@@ -1,0 +1,249 @@
+"""An experiment: for each algorithm, search, then train the found architecture(s), then report.
+
+Run folder layout (``EXP_DIR/ALGO/``): ``config.yaml`` (the resolved config), ``events.jsonl``,
+``console.log``, ``tb/``, ``search/`` (search checkpoints), ``jobs/`` (one folder per trained
+description), ``candidates/`` and ``search_result.json``, ``final_desc.yaml`` and
+``summary.json``. ``EXP_DIR/summary.json`` lists every algorithm's summary.
+
+Every stage is resumable: a finished search is not redone (``search_result.json``), a search
+stopped mid-way continues from its last checkpoint, and a finished job returns its saved result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
+from archai.common.jsonio import json_safe, write_json
+from archai.common.logger import RunLogger
+from archai.nas.evaluator import evaluate_final
+from archai.nas.executor import make_executor
+from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
+from archai.nas.searcher import SEARCHERS, RunContext, Searcher, SearchResult
+
+SUMMARY_KEYS = (
+    "algo",
+    "final_desc",
+    "val_top1",
+    "test_top1",
+    "params",
+    "macs",
+    "search_seconds",
+    "eval_seconds",
+)
+_RUNTIME_ONLY = {("common", "quiet"), ("common", "progress")}
+
+
+class RunFolderError(RuntimeError):
+    """A run folder already holds work that this command would overwrite."""
+
+
+@dataclass
+class ExperimentOptions:
+    """What ``scripts/main.py`` passes in (each field mirrors a command-line flag)."""
+
+    algos: list[str]
+    full: bool = False
+    dataset: str | None = None
+    dataroot: str | None = None
+    exp_dir: str | None = None
+    config_files: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    resume: bool = False
+
+
+def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
+    """(the searcher's own section as ``{"algos": {name: ...}}``, its overrides of other sections)."""
+    rest: dict = {}
+    own: dict = dict(cls.defaults)
+    if cls.defaults_file:
+        data = load_yaml(confs_dir() / cls.defaults_file)
+        own = deep_merge(own, (data.pop("algos", {}) or {}).get(name, {}))
+        rest = data
+    return {"algos": {name: own}}, rest
+
+
+def build_config(algo: str, opts: ExperimentOptions) -> Config:
+    """Layers: base.yaml (+ every requested searcher's section) -> the searcher's defaults ->
+    toy.yaml and the searcher's toy overlay (unless ``full``) -> ``confs/datasets/NAME.yaml`` ->
+    ``--config`` files -> command-line overrides."""
+    schema = load_yaml(confs_dir() / "base.yaml")
+    rests = {}
+    for name in opts.algos:
+        own, rests[name] = _searcher_layers(SEARCHERS.get(name), name)
+        schema = deep_merge(schema, own)
+    cls = SEARCHERS.get(algo)
+    layers: list[Any] = [schema, rests[algo]]
+    if not opts.full:
+        layers.append(confs_dir() / "toy.yaml")
+        if cls.toy_file:
+            layers.append(confs_dir() / cls.toy_file)
+    overrides = list(opts.overrides)
+    if opts.dataset:
+        ds_file = confs_dir() / "datasets" / f"{opts.dataset}.yaml"
+        if ds_file.is_file():
+            layers.append(ds_file)
+        overrides += ["--dataset.name", opts.dataset]
+    layers += opts.config_files
+    if opts.dataroot:
+        overrides += ["--dataset.dataroot", opts.dataroot]
+    if opts.exp_dir:
+        overrides += ["--common.exp_dir", opts.exp_dir]
+    return load_config(layers, overrides)
+
+
+def _diff(a: Any, b: Any, path: tuple = ()) -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            if (*path, k) not in _RUNTIME_ONLY:
+                out += _diff(a.get(k), b.get(k), (*path, k))
+        return out
+    return [] if a == b else [f"{'.'.join(path)}: {a!r} -> {b!r}"]
+
+
+def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
+    """Checks what the run folder holds; returns True when the run already finished."""
+    finished = (run_dir / "summary.json").is_file()
+    saved = run_dir / "config.yaml"
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not resume:
+            state = "a finished run" if finished else "an unfinished run"
+            raise RunFolderError(
+                f"{run_dir} already holds {state}; pass --resume to continue (or reuse) it, "
+                f"or choose another folder with --exp-dir"
+            )
+        if saved.is_file():
+            changed = _diff(load_config([saved]).to_dict(), conf.to_dict())
+            if changed:
+                raise RunFolderError(
+                    f"--resume with settings that differ from the saved run in {run_dir}: "
+                    + "; ".join(changed[:8])
+                    + ". Resume with the same settings, or use another --exp-dir"
+                )
+    return finished
+
+
+def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
+    """Search, final training and summary for one algorithm (see the module docstring)."""
+    run_dir = Path(conf.common.exp_dir) / algo
+    if prepare_run_dir(run_dir, conf, resume):
+        return json.loads((run_dir / "summary.json").read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf.save(run_dir / "config.yaml")
+    if int(conf.common.num_threads) > 0:
+        torch.set_num_threads(int(conf.common.num_threads))
+    c = conf.common
+    with (
+        RunLogger(
+            run_dir,
+            quiet=bool(c.quiet),
+            tensorboard=bool(c.tensorboard),
+            progress=c.progress if c.progress == "auto" else c.progress in ("true", True),
+        ) as log,
+        make_executor(conf.executor) as executor,
+    ):
+        ctx = RunContext(conf, algo, run_dir, log, executor, resume)
+        searcher = SEARCHERS.get(algo)(ctx)
+        timing_path = run_dir / "timing.json"
+        timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+        with log.scope("search", algo=algo):
+            if (run_dir / "search_result.json").is_file():
+                result = SearchResult.load(run_dir)
+                log.info("search already finished; reusing search_result.json")
+            else:
+                start = time.time()
+                result = searcher.search()
+                result.save(run_dir)
+                timing["search_seconds"] = time.time() - start
+                write_json(timing_path, timing)
+        best = result.get(result.final[0])
+        summary: dict[str, Any] = {
+            "algo": algo,
+            "final_candidate": best.id,
+            "n_candidates": len(result.candidates),
+            "val_top1": best.metrics.get("val_top1"),
+            "test_top1": None,
+            "search_seconds": timing.get("search_seconds"),
+            "eval_seconds": None,
+        }
+        final_desc = best.desc
+        if bool(conf.eval.enabled):
+            with log.scope("eval", algo=algo):
+                start = time.time()
+                outcomes = evaluate_final(ctx, result)
+                summary["eval_seconds"] = time.time() - start
+            good = [o for o in outcomes if o.ok]
+            if not good:
+                raise RuntimeError(f"{algo}: every final training failed; see {run_dir / 'events.jsonl'}")
+            top = max(good, key=lambda o: o.metrics["test_top1"])
+            final_desc = top.desc
+            summary.update(
+                final_candidate=top.candidate,
+                test_top1=top.metrics["test_top1"],
+                val_top1=result.get(top.candidate).metrics.get("val_top1"),
+                params=top.metrics["params"],
+                macs=top.metrics["macs"],
+                eval=[{"candidate": o.candidate, "ok": o.ok, **o.metrics} for o in outcomes],
+            )
+        else:
+            summary.update(params=best.metrics.get("params"), macs=best.metrics.get("macs"))
+        summary["final_desc"] = str(final_desc.save(run_dir / "final_desc.yaml"))
+        try:
+            summary["genotype"] = format_genotype(desc_to_genotype(final_desc))
+        except (GenotypeError, StopIteration):
+            summary["genotype"] = None
+        summary = json_safe(summary)
+        log.event("summary", data={k: summary[k] for k in SUMMARY_KEYS if k in summary})
+    write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def format_table(summaries: Sequence[dict]) -> str:
+    """The end-of-run table (one row per algorithm)."""
+    head = ["algo", "val_top1", "test_top1", "params", "MACs", "search_s", "eval_s"]
+    rows = []
+    for s in summaries:
+
+        def pct(v):
+            return f"{100 * v:.2f}%" if isinstance(v, (int, float)) else "-"
+
+        def num(v, scale=1.0, fmt="{:.0f}"):
+            return fmt.format(v / scale) if isinstance(v, (int, float)) else "-"
+
+        rows.append(
+            [
+                s["algo"],
+                pct(s.get("val_top1")),
+                pct(s.get("test_top1")),
+                num(s.get("params"), 1e6, "{:.3f}M"),
+                num(s.get("macs"), 1e6, "{:.1f}M"),
+                num(s.get("search_seconds")),
+                num(s.get("eval_seconds")),
+            ]
+        )
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
+    """Runs every algorithm of ``opts`` in turn; writes ``EXP_DIR/summary.json``."""
+    if not opts.algos:
+        raise ConfigError("no algorithm given: use --algos NAME[,NAME...]")
+    for name in opts.algos:
+        SEARCHERS.get(name)  # fail before any work on an unknown name
+    confs = {algo: build_config(algo, opts) for algo in opts.algos}  # validate all before starting
+    summaries = []
+    for algo in opts.algos:
+        summaries.append(run_algo(algo, confs[algo], opts.resume))
+    exp_dir = Path(confs[opts.algos[0]].common.exp_dir)
+    write_json(exp_dir / "summary.json", summaries)
+    return summaries

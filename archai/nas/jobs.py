@@ -1,0 +1,106 @@
+"""Job functions the executor runs: train one description and report its metrics.
+
+A job gets plain data only (a description as a dict, config sections, paths), so it runs the
+same in-process or on a Ray worker. It works in its own folder: ``checkpoint.pt`` after every
+epoch (a re-run resumes from it), ``events.jsonl``, and ``result.json`` when done (a re-run
+returns it without training again).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from archai.common.checkpoint import load_checkpoint, save_checkpoint
+from archai.common.jsonio import json_safe, write_json
+from archai.common.logger import RunLogger
+from archai.common.seeding import seed_everything
+from archai.datasets import build_loaders
+from archai.nas.cost import count_macs
+from archai.nas.model import build_model, count_params
+from archai.nas.model_desc import ModelDesc
+from archai.nas.trainer import Trainer, resolve_device
+
+
+@dataclass
+class TrainJob:
+    """Everything needed to train one description (all plain, picklable data)."""
+
+    name: str
+    desc: dict
+    dataset: dict
+    loader: dict
+    trainer: dict
+    job_dir: str
+    seed: int = 0
+    device: str = "auto"
+    init_weights: str | None = None  # warm start: a state_dict file, loaded where names/shapes match
+    save_weights: bool = False  # keep the trained weights as weights.pt (parents of grown children)
+    num_threads: int = 0
+    tensorboard: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def as_args(self) -> tuple:
+        return (asdict(self),)
+
+
+def warm_start(model: torch.nn.Module, weights_path: str | Path) -> list[str]:
+    """Copies every tensor of a saved state dict whose name and shape match; returns the names
+    of the model's tensors that were not copied (the new parts of a grown child)."""
+    state = load_checkpoint(weights_path)
+    own = model.state_dict()
+    copied = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    own.update(copied)
+    model.load_state_dict(own)
+    return [k for k in own if k not in copied]
+
+
+def run_train_job(job_data: dict) -> dict:
+    """Trains ``job_data`` (a :class:`TrainJob` as a dict); returns its metrics."""
+    job = TrainJob(**job_data)
+    job_dir = Path(job.job_dir)
+    result_path = job_dir / "result.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    job_dir.mkdir(parents=True, exist_ok=True)
+    if job.num_threads > 0:
+        torch.set_num_threads(job.num_threads)
+    device = resolve_device(job.device)
+    seed_everything(job.seed)
+    desc = ModelDesc.from_data(job.desc)
+    model = build_model(desc)
+    if job.init_weights:
+        warm_start(model, job.init_weights)
+    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
+    with RunLogger(job_dir, console=False, tensorboard=job.tensorboard) as log:
+        trainer = Trainer(
+            model,
+            job.trainer,
+            device=device,
+            checkpoint_path=job_dir / "checkpoint.pt",
+            seed=job.seed,
+            logger=log,
+            scope=job.name,
+        )
+        result = trainer.fit(loaders.train, loaders.val)
+        test = trainer.evaluate(loaders.test)
+        shape = (desc.in_channels, desc.image_size, desc.image_size)
+        metrics = {
+            "val_top1": result.last.get("val/top1", math.nan),
+            "test_top1": test["top1"],
+            "test_loss": test["loss"],
+            "train_top1": result.last.get("train/top1", math.nan),
+            "params": count_params(model),
+            "macs": count_macs(model, shape),
+            "epochs": len(result.history),
+            "train_seconds": sum(h["seconds"] for h in result.history),
+        }
+        log.event("result", data=metrics)
+    if job.save_weights:
+        save_checkpoint(model.state_dict(), job_dir / "weights.pt")
+    write_json(result_path, metrics)
+    return json_safe(metrics)

@@ -1,0 +1,197 @@
+"""The searcher contract: a base class, a registry, and what a search returns.
+
+A searcher receives a :class:`RunContext` (config, data, logger, executor, run folder) and
+returns a :class:`SearchResult`: every candidate it evaluated, and the ids of the one(s) it
+chose for final training. Register it and ``--algos NAME`` finds it:
+
+    >>> from archai.nas.builder import GenotypeBuilder
+    >>> from archai.nas.genotypes import GENOTYPES
+    >>> @register_searcher("darts_v2_as_is")
+    ... class DartsV2AsIs(Searcher):
+    ...     # searches nothing: proposes the published DARTS_V2 cell
+    ...     def search(self):
+    ...         desc = GenotypeBuilder(GENOTYPES["DARTS_V2"], **self.ctx.builder_args()).build()
+    ...         return SearchResult([Candidate("v2", desc)], final=["v2"])
+
+See ``docs/write_a_searcher.md`` for a complete example (a working random search).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from archai.common.config import Config
+from archai.common.jsonio import write_json
+from archai.common.logger import RunLogger
+from archai.common.registry import Registry
+from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provider
+from archai.nas.executor import Executor, LocalExecutor
+from archai.nas.jobs import TrainJob
+from archai.nas.model_desc import ModelDesc
+
+
+@dataclass
+class Candidate:
+    """One evaluated architecture: an id, its description and its metrics (val_top1, params...)."""
+
+    id: str
+    desc: ModelDesc
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: all candidates, and the ids chosen for final training (best first)."""
+
+    candidates: list[Candidate]
+    final: list[str]
+
+    def __post_init__(self) -> None:
+        ids = {c.id for c in self.candidates}
+        missing = [f for f in self.final if f not in ids]
+        if missing:
+            raise ValueError(f"SearchResult.final names unknown candidates: {missing}")
+
+    def get(self, cid: str) -> Candidate:
+        return next(c for c in self.candidates if c.id == cid)
+
+    def save(self, folder: str | Path) -> Path:
+        """Writes ``candidates/<id>.yaml`` and ``search_result.json`` (written last: its presence
+        means the search finished)."""
+        folder = Path(folder)
+        entries = []
+        for c in self.candidates:
+            path = c.desc.save(folder / "candidates" / f"{c.id}.yaml")
+            entries.append({"id": c.id, "desc": str(path.relative_to(folder)), "metrics": c.metrics})
+        return write_json(folder / "search_result.json", {"candidates": entries, "final": self.final})
+
+    @classmethod
+    def load(cls, folder: str | Path) -> SearchResult:
+        folder = Path(folder)
+        data = json.loads((folder / "search_result.json").read_text())
+        cands = [
+            Candidate(e["id"], ModelDesc.load(folder / e["desc"]), e["metrics"]) for e in data["candidates"]
+        ]
+        return cls(cands, data["final"])
+
+
+@dataclass
+class RunContext:
+    """What a searcher gets: the resolved config of its run and the run's shared services."""
+
+    conf: Config
+    algo: str
+    run_dir: Path
+    logger: RunLogger
+    executor: Executor = field(default_factory=LocalExecutor)
+    resume: bool = False
+
+    @property
+    def seed(self) -> int:
+        return int(self.conf.common.seed)
+
+    @property
+    def algo_conf(self) -> Config:
+        """This searcher's own section, ``algos.<name>``."""
+        return self.conf.algos[self.algo]
+
+    @cached_property
+    def device(self) -> torch.device:
+        from archai.nas.trainer import resolve_device
+
+        return resolve_device(self.conf.common.device)
+
+    @cached_property
+    def dataset_info(self) -> DatasetInfo:
+        return get_provider(self.conf.dataset.name).info
+
+    def loaders(self, protocol: str = "search") -> DataLoaders:
+        """Loaders of the ``search`` or ``eval`` protocol (``search.loader`` / ``eval.loader``)."""
+        return build_loaders(
+            self.conf.dataset, self.conf[protocol].loader, seed=self.seed, device=str(self.device)
+        )
+
+    def builder_args(self, protocol: str = "search", **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments of a :class:`~archai.nas.builder.ModelDescBuilder` for the
+        ``protocol``'s ``model`` section and this run's dataset (``overrides`` win)."""
+        conf, info = self.conf[protocol].model, self.dataset_info
+        args = dict(
+            init_channels=int(conf.init_channels),
+            n_cells=int(conf.n_cells),
+            n_nodes=int(conf.n_nodes),
+            stem_multiplier=int(conf.stem_multiplier),
+            aux_head=bool(conf.aux_head),
+            skeleton=str(conf.skeleton),
+            in_channels=info.channels,
+            image_size=info.size,
+            n_classes=info.n_classes,
+        )
+        args.update(overrides)
+        return args
+
+    def train_job(self, name: str, desc: ModelDesc, protocol: str = "search", **kw: Any) -> TrainJob:
+        """A :class:`TrainJob` for ``desc`` with the ``protocol``'s loader and trainer sections,
+        working in ``run_dir/jobs/<name>``."""
+        return TrainJob(
+            name=name,
+            desc=desc.to_data(),
+            dataset=self.conf.dataset.to_dict(),
+            loader=self.conf[protocol].loader.to_dict(),
+            trainer=self.conf[protocol].trainer.to_dict(),
+            job_dir=str(self.run_dir / "jobs" / name),
+            seed=self.seed,
+            device=str(self.conf.common.device),
+            num_threads=int(self.conf.common.num_threads),
+            **kw,
+        )
+
+
+class Searcher:
+    """Base class of every search algorithm.
+
+    Subclasses implement :meth:`search`. ``defaults`` (a dict) or ``defaults_file`` (a YAML file
+    holding ``algos: {NAME: {...}}`` and optional overrides of other sections) declare the
+    searcher's config section ``algos.<name>``; it is validated like every other key.
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    defaults_file: ClassVar[str | Path | None] = None
+    toy_file: ClassVar[str | Path | None] = None
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def conf(self) -> Config:
+        return self.ctx.algo_conf
+
+    @property
+    def log(self) -> RunLogger:
+        return self.ctx.logger
+
+    def search(self) -> SearchResult:
+        raise NotImplementedError
+
+    def log_candidate(self, cand: Candidate) -> None:
+        """Every evaluated candidate goes to events.jsonl (kind ``candidate``)."""
+        self.log.event("candidate", data=cand.metrics, id=cand.id)
+
+
+SEARCHERS: Registry[type[Searcher]] = Registry("searcher")
+
+
+def register_searcher(name: str):
+    """Class decorator: registers a :class:`Searcher` subclass as ``--algos name``."""
+
+    def deco(cls: type[Searcher]) -> type[Searcher]:
+        cls.name = name
+        return SEARCHERS.register(name)(cls)
+
+    return deco

@@ -1,0 +1,74 @@
+"""Search, train and report: ``python scripts/main.py --algos petridish`` (toy protocol).
+
+    python scripts/main.py --algos darts,random          # toy protocol on the bundled dataset
+    python scripts/main.py --algos darts --full --dataset cifar10 --dataroot ~/data
+    python scripts/main.py --algos darts --search.trainer.epochs 3 --resume
+    python scripts/main.py --algos mine --plugins my_package.my_searcher
+
+Any other ``--a.b.c VALUE`` sets that config key (validated: an unknown key is an error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from importlib.metadata import entry_points
+
+from archai.common.config import ConfigError
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--algos", required=True, help="comma-separated registered searchers, e.g. darts,random")
+    ap.add_argument("--full", action="store_true", help="the paper protocol instead of the toy protocol")
+    ap.add_argument("--dataset", help="dataset name (also layers confs/datasets/NAME.yaml)")
+    ap.add_argument("--dataroot", help="folder holding the dataset")
+    ap.add_argument("--exp-dir", help="experiment folder (default: common.exp_dir)")
+    ap.add_argument("--config", action="append", default=[], help="extra YAML layer(s), applied in order")
+    ap.add_argument(
+        "--resume", action="store_true", help="continue (or reuse) the runs in the experiment folder"
+    )
+    ap.add_argument(
+        "--plugins", default="", help="comma-separated modules to import (they register searchers)"
+    )
+    return ap.parse_known_args(argv)
+
+
+def load_plugins(modules: str) -> None:
+    import archai.algos  # noqa: F401  (registers the built-in searchers)
+
+    for ep in entry_points(group="archai.searchers"):
+        ep.load()
+    for name in filter(None, (m.strip() for m in modules.split(","))):
+        importlib.import_module(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, overrides = parse_args(argv)
+    from archai.nas.experiment import ExperimentOptions, RunFolderError, format_table, run_experiment
+
+    try:
+        load_plugins(args.plugins)
+        opts = ExperimentOptions(
+            algos=[a.strip() for a in args.algos.split(",") if a.strip()],
+            full=args.full,
+            dataset=args.dataset,
+            dataroot=args.dataroot,
+            exp_dir=args.exp_dir,
+            config_files=args.config,
+            overrides=overrides,
+            resume=args.resume,
+        )
+        summaries = run_experiment(opts)
+    except (ConfigError, RunFolderError, KeyError, ModuleNotFoundError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"main.py: error: {msg}", file=sys.stderr)
+        return 2
+    print()
+    print(format_table(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
