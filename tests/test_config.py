@@ -167,7 +167,16 @@ def test_parse_overrides_errors():
 
 
 def test_shipped_confs_layer_cleanly():
+    import archai.algos  # noqa: F401  (registers the searchers whose files live in confs/algos)
+    from archai.nas.experiment import ExperimentOptions, build_config
+    from archai.nas.searcher import SEARCHERS
+
     d = confs_dir()
-    for f in sorted(d.rglob("*.yaml")):
+    for f in sorted(d.glob("*.yaml")) + sorted((d / "datasets").glob("*.yaml")):
         if f.name != "base.yaml":
             load_config([d / "base.yaml", f])  # every shipped overlay only sets existing keys
+    for algo in SEARCHERS.names():
+        for full in (False, True):
+            for ds in (None, "cifar10"):
+                conf = build_config(algo, ExperimentOptions([algo], full=full, dataset=ds))
+                assert algo in conf.algos
