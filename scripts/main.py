@@ -46,6 +46,7 @@ def load_plugins(modules: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
+    from archai.datasets import DatasetCorruptError, DatasetNotFoundError
     from archai.nas.experiment import ExperimentOptions, RunFolderError, format_table, run_experiment
 
     try:
@@ -61,7 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
         )
         summaries = run_experiment(opts)
-    except (ConfigError, RunFolderError, KeyError, ModuleNotFoundError) as e:
+    except (
+        ConfigError,
+        RunFolderError,
+        DatasetNotFoundError,
+        DatasetCorruptError,
+        KeyError,
+        ModuleNotFoundError,
+    ) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"main.py: error: {msg}", file=sys.stderr)
         return 2

@@ -72,6 +72,10 @@ class _IdxProvider(DatasetProvider):
                 return d
         return None
 
+    def check(self, dataroot, download):
+        if self._find(self.candidate_dirs(dataroot)) is None and not download:
+            self.load(dataroot, download)  # raises the detailed not-found error
+
     def load(self, dataroot, download):
         dirs = self.candidate_dirs(dataroot)
         folder = self._find(dirs)

@@ -99,6 +99,11 @@ class DatasetProvider:
     def load(self, dataroot: Path | None, download: bool) -> tuple[Dataset, Dataset]:
         raise NotImplementedError
 
+    def check(self, dataroot: Path | None, download: bool) -> None:
+        """Raises :class:`DatasetNotFoundError` if the files are missing (run before any work
+        starts). The default loads the dataset; providers with large files check cheaply."""
+        self.load(dataroot, download)
+
 
 DATASETS: Registry[type[DatasetProvider]] = Registry("dataset")
 

@@ -39,6 +39,23 @@ class JobFailedError(RuntimeError):
     """A job failed on every attempt; the message holds its last traceback."""
 
 
+def run_with_retries(
+    fn: Callable[..., Any], args: tuple, max_retries: int
+) -> tuple[bool, Any, str | None, int]:
+    """Calls ``fn(*args)`` up to ``1 + max_retries`` times; returns (ok, value, traceback, attempts).
+
+    Executors run this where the job runs (in-process or in a Ray worker), so failures come back
+    as data with the worker's full traceback.
+    """
+    error = None
+    for attempt in range(1, max_retries + 2):
+        try:
+            return True, fn(*args), None, attempt
+        except Exception:  # noqa: BLE001 - reported to the caller with its traceback
+            error = traceback.format_exc()
+    return False, None, error, max_retries + 1
+
+
 class Executor:
     """Base class: ``map`` runs ``fn(*args)`` for each argument tuple and returns results in order."""
 
@@ -69,17 +86,10 @@ class LocalExecutor(Executor):
 
     def map(self, fn, arg_tuples, names=None):
         names = list(names) if names is not None else [f"{fn.__name__}[{i}]" for i in range(len(arg_tuples))]
-        results = []
-        for name, args in zip(names, arg_tuples):
-            for attempt in range(1, self.max_retries + 2):
-                try:
-                    results.append(JobResult(name, True, fn(*args), attempts=attempt))
-                    break
-                except Exception:  # noqa: BLE001 - reported to the caller with its traceback
-                    error = traceback.format_exc()
-                    if attempt == self.max_retries + 1:
-                        results.append(JobResult(name, False, error=error, attempts=attempt))
-        return results
+        return [
+            JobResult(name, *run_with_retries(fn, args, self.max_retries))
+            for name, args in zip(names, arg_tuples)
+        ]
 
 
 class RayExecutor(Executor):
@@ -122,20 +132,23 @@ class RayExecutor(Executor):
     def map(self, fn, arg_tuples, names=None):
         ray = self._ray
         names = list(names) if names is not None else [f"{fn.__name__}[{i}]" for i in range(len(arg_tuples))]
-        # retry_exceptions: application errors are retried like dead workers, up to max_retries
+        # Exceptions are retried inside the task (run_with_retries, which returns the traceback);
+        # Ray's own max_retries re-runs tasks whose worker process died.
         remote = ray.remote(
-            num_cpus=self.cpus_per_job,
-            num_gpus=self.gpus_per_job,
-            max_retries=self.max_retries,
-            retry_exceptions=True,
-        )(fn)
-        refs = [remote.options(name=name).remote(*args) for name, args in zip(names, arg_tuples)]
+            num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=self.max_retries
+        )(run_with_retries)
+        refs = [
+            remote.options(name=name).remote(fn, args, self.max_retries)
+            for name, args in zip(names, arg_tuples)
+        ]
         results = []
         for name, ref in zip(names, refs):
             try:
-                results.append(JobResult(name, True, ray.get(ref), attempts=1))
-            except Exception as e:  # noqa: BLE001 - RayTaskError carries the remote traceback
-                results.append(JobResult(name, False, error=str(e), attempts=self.max_retries + 1))
+                results.append(JobResult(name, *ray.get(ref)))
+            except Exception as e:  # noqa: BLE001 - the worker died on every attempt
+                results.append(
+                    JobResult(name, False, error=f"{type(e).__name__}: {e}", attempts=self.max_retries + 1)
+                )
         return results
 
     def shutdown(self) -> None:

@@ -23,6 +23,7 @@ import torch
 from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
 from archai.common.jsonio import json_safe, write_json
 from archai.common.logger import RunLogger
+from archai.datasets import get_provider
 from archai.nas.evaluator import evaluate_final
 from archai.nas.executor import make_executor
 from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
@@ -71,12 +72,13 @@ def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
 
 
 def build_config(algo: str, opts: ExperimentOptions) -> Config:
-    """Layers: base.yaml (+ every requested searcher's section) -> the searcher's defaults ->
-    toy.yaml and the searcher's toy overlay (unless ``full``) -> ``confs/datasets/NAME.yaml`` ->
-    ``--config`` files -> command-line overrides."""
+    """Layers: base.yaml (+ the section of every registered searcher) -> the searcher's defaults
+    -> toy.yaml and the searcher's toy overlay (unless ``full``) -> ``confs/datasets/NAME.yaml``
+    -> ``--config`` files -> command-line overrides. Any registered searcher's keys may be set
+    (one command line can tune several algorithms); the result keeps only ``algos.<algo>``."""
     schema = load_yaml(confs_dir() / "base.yaml")
     rests = {}
-    for name in opts.algos:
+    for name in SEARCHERS.names():
         own, rests[name] = _searcher_layers(SEARCHERS.get(name), name)
         schema = deep_merge(schema, own)
     cls = SEARCHERS.get(algo)
@@ -96,7 +98,9 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
         overrides += ["--dataset.dataroot", opts.dataroot]
     if opts.exp_dir:
         overrides += ["--common.exp_dir", opts.exp_dir]
-    return load_config(layers, overrides)
+    conf = load_config(layers, overrides)
+    conf["algos"] = Config({algo: conf.algos[algo]})
+    return conf
 
 
 def _diff(a: Any, b: Any, path: tuple = ()) -> list[str]:
@@ -241,6 +245,9 @@ def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
     for name in opts.algos:
         SEARCHERS.get(name)  # fail before any work on an unknown name
     confs = {algo: build_config(algo, opts) for algo in opts.algos}  # validate all before starting
+    for conf in confs.values():  # a missing dataset is reported before any run folder is made
+        d = conf.dataset
+        get_provider(d.name).check(Path(d.dataroot) if d.dataroot else None, bool(d.download))
     summaries = []
     for algo in opts.algos:
         summaries.append(run_algo(algo, confs[algo], opts.resume))

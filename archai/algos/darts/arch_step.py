@@ -6,8 +6,8 @@ weights. Second order: at the weights after one virtual SGD step,
 ``w' = w - lr * (momentum * buffer + grad_train(w) + weight_decay * w)``, minus the implicit
 term ``lr * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / (2 R)`` with
 ``w+- = w +- R * grad_w' L_val(w')`` and ``R = r / ||grad_w' L_val(w')||`` (finite-difference
-Hessian-vector product). The virtual step leaves the network's weights and BatchNorm
-statistics as they were.
+Hessian-vector product). Either step leaves the network's weights and BatchNorm statistics as
+they were: only the alphas change.
 """
 
 from __future__ import annotations
@@ -64,11 +64,16 @@ class DartsArchStep(TrainerHook):
         xv, yv = self._next_val()
         xv, yv = trainer.to_device(xv), yv.to(trainer.device)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.order == 1:
-            loss = self._loss(xv, yv)
-            grads = torch.autograd.grad(loss, self.net.arch_parameters())
-        else:
-            grads = self._unrolled_grads(trainer, batch, (xv, yv))
+        buffers = [b.detach().clone() for b in self.net.buffers()]
+        try:
+            if self.order == 1:
+                grads = torch.autograd.grad(self._loss(xv, yv), self.net.arch_parameters())
+            else:
+                grads = self._unrolled_grads(trainer, batch, (xv, yv))
+        finally:
+            with torch.no_grad():  # the architecture step leaves BatchNorm statistics as they were
+                for b, b0 in zip(self.net.buffers(), buffers):
+                    b.copy_(b0)
         for a, g in zip(self.net.arch_parameters(), grads):
             a.grad = g
         self.optimizer.step()
@@ -104,7 +109,6 @@ class DartsArchStep(TrainerHook):
             float(group.get("weight_decay", 0.0)),
         )
         saved = [w.detach().clone() for w in weights]
-        buffers = [b.detach().clone() for b in self.net.buffers()]
         try:
             # w' = w - eta * (momentum * buffer + dL_train/dw + wd * w)
             g_train = torch.autograd.grad(self._loss(*train_batch), weights, allow_unused=True)
@@ -133,5 +137,3 @@ class DartsArchStep(TrainerHook):
             with torch.no_grad():
                 for w, w0 in zip(weights, saved):
                     w.copy_(w0)
-                for b, b0 in zip(self.net.buffers(), buffers):
-                    b.copy_(b0)

@@ -1,0 +1,162 @@
+"""End-to-end toy runs through scripts/main.py: run folders, summaries, errors, kill and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archai.common.logger import read_events
+from archai.nas.model_desc import ModelDesc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import main as cli  # noqa: E402
+
+# the toy protocol, made smaller still so the suite stays fast
+SMALL = [
+    "--loader.train_limit",
+    "512",
+    "--loader.test_limit",
+    "256",
+    "--search.loader.train_limit",
+    "256",
+    "--search.trainer.epochs",
+    "1",
+    "--eval.trainer.epochs",
+    "1",
+    "--common.progress",
+    "false",
+    "--common.quiet",
+    "true",
+    "--algos.random.n_samples",
+    "3",
+]
+
+
+def test_darts_and_random_end_to_end(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    assert cli.main(["--algos", "darts,random", "--exp-dir", str(exp), *SMALL]) == 0
+    table = capsys.readouterr().out
+    assert "darts" in table and "random" in table and "test_top1" in table
+    summary = json.loads((exp / "summary.json").read_text())
+    assert [s["algo"] for s in summary] == ["darts", "random"]
+    for s in summary:
+        for key in (
+            "algo",
+            "final_desc",
+            "val_top1",
+            "test_top1",
+            "params",
+            "macs",
+            "search_seconds",
+            "eval_seconds",
+        ):
+            assert s[key] is not None, key
+        assert 0.0 <= s["test_top1"] <= 1.0
+        run = exp / s["algo"]
+        for name in (
+            "config.yaml",
+            "events.jsonl",
+            "console.log",
+            "final_desc.yaml",
+            "summary.json",
+            "search_result.json",
+        ):
+            assert (run / name).is_file(), name
+        assert any((run / "tb").iterdir())
+        ModelDesc.load(run / "final_desc.yaml")
+        results = json.loads((run / "search_result.json").read_text())
+        logged = {e["fields"]["id"] for e in read_events(run) if e["kind"] == "candidate"}
+        assert logged == {c["id"] for c in results["candidates"]}  # every candidate is in the event log
+    darts = exp / "darts"
+    assert (darts / "search" / "supernet.pt").is_file() and (darts / "alphas.png").is_file()
+    assert summary[0]["genotype"].startswith("Genotype(")
+    assert any(e["kind"] == "alphas" for e in read_events(darts))
+    assert len(json.loads((exp / "random" / "search_result.json").read_text())["candidates"]) == 3
+    saved = yaml.safe_load((darts / "config.yaml").read_text())
+    assert saved["search"]["trainer"]["epochs"] == 1 and saved["algos"]["darts"]["order"] == 1
+
+    # the same command again would overwrite: refused, nothing lost
+    before = (darts / "summary.json").read_text()
+    assert cli.main(["--algos", "darts", "--exp-dir", str(exp), *SMALL]) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    # resuming with other settings: refused, naming what differs
+    assert (
+        cli.main(
+            ["--algos", "darts", "--exp-dir", str(exp), "--resume", *SMALL, "--search.trainer.epochs", "2"]
+        )
+        == 2
+    )
+    assert "search.trainer.epochs: 1 -> 2" in capsys.readouterr().err
+    # resuming a finished run reuses it
+    assert cli.main(["--algos", "darts", "--exp-dir", str(exp), "--resume", *SMALL]) == 0
+    assert (darts / "summary.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--algos", "darts", "--search.trainer.epoch", "3"], "did you mean 'search.trainer.epochs'"),
+        (["--algos", "dart"], "unknown searcher 'dart'; did you mean 'darts'"),
+        (["--algos", "darts", "--algos.darts.order", "two"], "algos.darts.order"),
+        (
+            ["--algos", "darts", "--dataset", "cifar10", "--dataroot", "/nonexistent"],
+            "cifar10: files not found under /nonexistent",
+        ),
+        (["--algos", "darts", "--dataset", "cifar11"], "unknown dataset 'cifar11'; did you mean 'cifar10'"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_makes_no_run_folder(tmp_path, capsys, args, message):
+    assert cli.main([*args, "--exp-dir", str(tmp_path / "e")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
+
+
+def _run(exp, extra=()):
+    # one thread each: the reference and the victim run side by side on two cores
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "main.py"),
+        "--algos",
+        "darts",
+        "--exp-dir",
+        str(exp),
+        *SMALL,
+        "--search.trainer.epochs",
+        "3",
+        "--common.num_threads",
+        "1",
+        *extra,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
+    ref = _run(tmp_path / "ref")
+    victim = _run(tmp_path / "killed")
+    ckpt = tmp_path / "killed" / "darts" / "search" / "supernet.pt"
+    deadline = time.time() + 240
+    while not ckpt.exists() and time.time() < deadline and victim.poll() is None:
+        time.sleep(0.2)
+    assert ckpt.exists(), victim.communicate()[1][-2000:]
+    os.kill(victim.pid, signal.SIGKILL)  # mid-search: epoch 1 of 3 checkpointed
+    victim.wait()
+    assert not (tmp_path / "killed" / "darts" / "search_result.json").exists()
+    resumed = _run(tmp_path / "killed", ["--resume"])
+    out_r, err_r = resumed.communicate(timeout=400)
+    out_ref, err_ref = ref.communicate(timeout=400)
+    assert resumed.returncode == 0, err_r[-2000:]
+    assert ref.returncode == 0, err_ref[-2000:]
+    a = json.loads((tmp_path / "ref" / "darts" / "summary.json").read_text())
+    b = json.loads((tmp_path / "killed" / "darts" / "summary.json").read_text())
+    assert a["genotype"] == b["genotype"]
+    assert (a["val_top1"], a["test_top1"], a["params"]) == (b["val_top1"], b["test_top1"], b["params"])
+    events = read_events(tmp_path / "killed" / "darts")
+    assert any("resumed from" in str(e["fields"].get("message", "")) for e in events)
