@@ -1,5 +1,6 @@
 """End-to-end toy runs through scripts/main.py: run folders, summaries, errors, kill and resume."""
 
+import csv
 import json
 import os
 import signal
@@ -79,6 +80,10 @@ def test_darts_and_random_end_to_end(tmp_path, capsys):
     assert summary[0]["genotype"].startswith("Genotype(")
     assert any(e["kind"] == "alphas" for e in read_events(darts))
     assert len(json.loads((exp / "random" / "search_result.json").read_text())["candidates"]) == 3
+    rows = list(csv.DictReader(open(exp / "pareto.csv")))  # the combined front of every model evaluated
+    assert {r["algo"] for r in rows} == {"darts", "random"} and len(rows) == 4
+    assert any(r["on_front"] == "true" for r in rows) and (exp / "pareto.png").is_file()
+    assert all(Path(r["desc_path"]).is_file() for r in rows)
     saved = yaml.safe_load((darts / "config.yaml").read_text())
     assert saved["search"]["trainer"]["epochs"] == 1 and saved["algos"]["darts"]["order"] == 1
 
@@ -97,6 +102,7 @@ def test_darts_and_random_end_to_end(tmp_path, capsys):
     # resuming a finished run reuses it
     assert cli.main(["--algos", "darts", "--exp-dir", str(exp), "--resume", *SMALL]) == 0
     assert (darts / "summary.json").read_text() == before
+    assert {r["algo"] for r in csv.DictReader(open(exp / "pareto.csv"))} == {"darts", "random"}
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from archai.datasets import get_provider
 from archai.nas.evaluator import evaluate_final
 from archai.nas.executor import make_executor
 from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
+from archai.nas.pareto import candidate_records, front_from_conf
 from archai.nas.searcher import SEARCHERS, RunContext, Searcher, SearchResult
 
 SUMMARY_KEYS = (
@@ -168,6 +169,12 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
                 result.save(run_dir)
                 timing["search_seconds"] = time.time() - start
                 write_json(timing_path, timing)
+        records = candidate_records(result, algo, run_dir)
+        front = front_from_conf(records, conf.pareto)
+        front.to_csv(run_dir / "pareto.csv")
+        if len(front.objectives) >= 2:
+            front.plot(run_dir / "pareto.png", title=f"{algo}: {len(records)} models")
+        log.event("pareto", n_models=len(records), on_front=[r["id"] for r in front.front_records()])
         best = result.get(result.final[0])
         summary: dict[str, Any] = {
             "algo": algo,
@@ -253,4 +260,20 @@ def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
         summaries.append(run_algo(algo, confs[algo], opts.resume))
     exp_dir = Path(confs[opts.algos[0]].common.exp_dir)
     write_json(exp_dir / "summary.json", summaries)
+    write_combined_front(exp_dir, confs[opts.algos[0]].pareto)
     return summaries
+
+
+def write_combined_front(exp_dir: Path, pareto_conf: Config) -> None:
+    """``EXP_DIR/pareto.csv`` and ``pareto.png``: every model evaluated by every algorithm run in
+    this experiment folder (also by earlier commands)."""
+    records, algos = [], []
+    for run_dir in sorted(p for p in exp_dir.iterdir() if (p / "search_result.json").is_file()):
+        algos.append(run_dir.name)
+        records += candidate_records(SearchResult.load(run_dir), run_dir.name, run_dir)
+    if not records:
+        return
+    front = front_from_conf(records, pareto_conf)
+    front.to_csv(exp_dir / "pareto.csv")
+    if len(front.objectives) >= 2:
+        front.plot(exp_dir / "pareto.png", title=f"{', '.join(algos)}: {len(records)} models")
