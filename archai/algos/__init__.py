@@ -1,12 +1,13 @@
 """Search algorithms; importing this package registers them with ``SEARCHERS``.
 
->>> from archai.algos import DartsSearcher, RandomSearcher
+>>> from archai.algos import DartsSearcher, PetridishSearcher, RandomSearcher
 >>> from archai.nas.searcher import SEARCHERS
->>> sorted(SEARCHERS.names())[:2]
-['darts', 'random']
+>>> {"darts", "petridish", "random"} <= set(SEARCHERS.names())
+True
 """
 
 from archai.algos.darts import DartsSearcher
+from archai.algos.petridish import PetridishSearcher
 from archai.algos.random import RandomSearcher
 
-__all__ = ["DartsSearcher", "RandomSearcher"]
+__all__ = ["DartsSearcher", "PetridishSearcher", "RandomSearcher"]

@@ -6,7 +6,7 @@ overlay, a user's file, command-line overrides) may only set keys that already e
 value of a compatible type; anything else is a :class:`ConfigError` that names the key path and
 suggests the closest valid key.
 
-File syntax (only ``yaml.safe_load`` is ever used):
+File syntax (only safe YAML loading is used; ``1e-4`` is a float):
 
 - ``__include__: other.yaml`` (or a list of files), relative to the including file. Included
   files are merged first, in order; the including file's own keys win.
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,30 @@ COPY_KEY = "_copy"
 COPY_PREFIX = "_copy:"
 
 PathT = tuple[str, ...]
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-4`` and ``1.0e9`` as floats (YAML 1.2 style);
+    plain PyYAML would read them as strings."""
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str):
+    """Safe YAML parsing with :class:`ConfigLoader` (never constructs Python objects)."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - ConfigLoader is a SafeLoader
 
 
 def confs_dir() -> Path:
@@ -151,7 +176,7 @@ def load_yaml(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict:
         where = f" (included from {_stack[-1]})" if _stack else ""
         raise ConfigError(f"config file not found: {path}{where}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = parse_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
@@ -378,7 +403,7 @@ def coerce_override(resolved: Mapping, path: PathT, raw: str) -> Any:
             )
         node = node[k]
     try:
-        value = yaml.safe_load(raw)
+        value = parse_yaml(raw)
     except yaml.YAMLError:
         value = raw
     if isinstance(node, str) and not isinstance(value, str):

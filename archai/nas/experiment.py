@@ -194,7 +194,7 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
             good = [o for o in outcomes if o.ok]
             if not good:
                 raise RuntimeError(f"{algo}: every final training failed; see {run_dir / 'events.jsonl'}")
-            top = max(good, key=lambda o: o.metrics["test_top1"])
+            top = good[0]  # the searcher's ranking (validation), never the test set, picks the final model
             final_desc = top.desc
             summary.update(
                 final_candidate=top.candidate,

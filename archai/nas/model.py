@@ -71,11 +71,16 @@ class Cell(nn.Module):
                 ops.append(edge_builder(edge, C, stride, affine, (index, ni, ei)))
             self.nodes.append(ops)
             self.inputs.append([e.input for e in node.edges])
-        # joined nodes: output slot j += gate * node (gate starts at zero)
+        # joined nodes: output slot j += gate * node (gate starts at zero), or += stop_forward(node)
         self.joins = {
             n_inputs + ni: node.join_into for ni, node in enumerate(desc.nodes) if node.join_into is not None
         }
-        self.gates = nn.ParameterDict({str(s): nn.Parameter(torch.zeros(1)) for s in self.joins})
+        self.stop_forward = {
+            n_inputs + ni for ni, node in enumerate(desc.nodes) if node.join == "stop_forward"
+        }
+        self.gates = nn.ParameterDict(
+            {str(s): nn.Parameter(torch.zeros(1)) for s in self.joins if s not in self.stop_forward}
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)] if self.n_inputs == 2 else [s1]
@@ -91,7 +96,11 @@ class Cell(nn.Module):
             return states[self.concat[0]]
         outs = {s: states[s] for s in self.concat}
         for node_state, target in self.joins.items():
-            outs[target] = outs[target] + self.gates[str(node_state)] * states[node_state]
+            x = states[node_state]
+            if node_state in self.stop_forward:
+                outs[target] = outs[target] + (x - x.detach())  # zero forward, gradients flow back
+            else:
+                outs[target] = outs[target] + self.gates[str(node_state)] * x
         return torch.cat([outs[s] for s in self.concat], dim=1)
 
 

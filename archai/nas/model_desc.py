@@ -7,9 +7,11 @@ A :class:`ModelDesc` is a skeleton (stem, a list of cells, head) whose cells are
   the two previous cells and state ``2 + i`` is node ``i``;
 - a node sums its incoming edges; an edge applies one op (:class:`OpDesc`) to one earlier state;
 - the cell output concatenates the states listed in ``concat``;
-- a node with ``join_into: j`` is not concatenated: it is added, through a learnable gate that
-  starts at zero, to state ``j``'s slot of the output (how Petridish grows a cell so that the
-  grown model first computes exactly what its parent computed).
+- a node with ``join_into: j`` is not concatenated: it is added to state ``j``'s slot of the
+  output, through a learnable gate that starts at zero (``join: gate``, how Petridish grows a
+  cell so that the grown model first computes exactly what its parent computed), or through
+  stop-forward (``join: stop_forward``: ``x - x.detach()``, zero in the forward pass while
+  gradients flow back, how Petridish trains candidate nodes without changing the parent).
 
 Descriptions are saved as YAML (or JSON) with a ``format_version`` and loaded with safe loaders
 only, so a found architecture is a file a person can read, diff and train again anywhere.
@@ -85,25 +87,32 @@ class EdgeDesc:
         return cls(OpDesc.from_data(data["op"], where), int(data["input"]))
 
 
+JOIN_MODES = ("gate", "stop_forward")
+
+
 @dataclass
 class NodeDesc:
-    """A node: the sum of its edges. ``join_into`` (see the module docstring) is usually None."""
+    """A node: the sum of its edges. ``join_into``/``join`` (see the module docstring) are
+    usually unset."""
 
     edges: list[EdgeDesc]
     join_into: int | None = None
+    join: str = "gate"
 
     def to_data(self) -> dict:
         out: dict[str, Any] = {"edges": [e.to_data() for e in self.edges]}
         if self.join_into is not None:
             out["join_into"] = self.join_into
+            if self.join != "gate":
+                out["join"] = self.join
         return out
 
     @classmethod
     def from_data(cls, data: Any, where: str) -> NodeDesc:
-        _check_keys(data, {"edges", "join_into"}, where)
+        _check_keys(data, {"edges", "join_into", "join"}, where)
         edges = [EdgeDesc.from_data(e, f"{where} edge {i}") for i, e in enumerate(data.get("edges") or [])]
         join = data.get("join_into")
-        return cls(edges, int(join) if join is not None else None)
+        return cls(edges, int(join) if join is not None else None, str(data.get("join", "gate")))
 
 
 @dataclass
@@ -273,6 +282,8 @@ class ModelDesc:
                         )
                     if known_ops is not None and edge.op.name not in known_ops:
                         raise DescError(f"{nwhere} edge {ei}: unknown op '{edge.op.name}'")
+                if node.join not in JOIN_MODES:
+                    raise DescError(f"{nwhere}: join must be one of {JOIN_MODES}, got '{node.join}'")
                 if node.join_into is not None:
                     if node.join_into not in cell.concat or node.join_into >= state:
                         raise DescError(

@@ -37,12 +37,24 @@ class ArchWeights:
 
 
 class MixedOp(nn.Module):
-    """Weighted sum of candidate ops; the weights come from the supernet at each forward."""
+    """Weighted sum of candidate ops; the weights come from the supernet at each forward.
+
+    With ``stop_grad`` the input is detached: the ops learn from the loss without sending
+    gradients into the rest of the network (Petridish's candidate layers).
+    """
 
     def __init__(
-        self, candidates: Sequence[str], C: int, stride: int, context: ArchWeights, kind: str, index: int
+        self,
+        candidates: Sequence[str],
+        C: int,
+        stride: int,
+        context: ArchWeights,
+        kind: str,
+        index: int,
+        stop_grad: bool = False,
     ) -> None:
         super().__init__()
+        self.stop_grad = stop_grad
         self.candidates = list(candidates)
         self._ops = nn.ModuleList()
         for name in candidates:
@@ -54,6 +66,8 @@ class MixedOp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.context.weights[self.kind][self.index]
+        if self.stop_grad:
+            x = x.detach()
         return sum(wi * op(x) for wi, op in zip(w, self._ops))
 
 
@@ -74,17 +88,24 @@ class SupernetBuilder(ModelDescBuilder):
 def _edge_counts(desc: ModelDesc) -> dict[str, int]:
     counts: dict[str, int] = {}
     for cell in desc.cells:
-        n = sum(len(node.edges) for node in cell.nodes)
+        n = sum(1 for node in cell.nodes for e in node.edges if e.op.name == MIXED)
         if counts.setdefault(cell.kind, n) != n:
-            raise ValueError(f"all {cell.kind} cells of a supernet must have the same edges")
+            raise ValueError(f"all {cell.kind} cells of a supernet must have the same mixed edges")
     return counts
 
 
 class Supernet(nn.Module):
-    """A :class:`~archai.nas.model.Model` whose ``mixed`` edges share per-kind alphas."""
+    """A :class:`~archai.nas.model.Model` whose ``mixed`` edges share per-kind alphas.
 
-    def __init__(self, desc: ModelDesc, alpha_init: float = 1e-3) -> None:
+    ``weighting="softmax"`` mixes by the softmax of the alphas (DARTS); ``"linear"`` uses the
+    alphas as they are (Petridish, with an L1 penalty added by the trainer).
+    """
+
+    def __init__(self, desc: ModelDesc, alpha_init: float = 1e-3, weighting: str = "softmax") -> None:
         super().__init__()
+        if weighting not in ("softmax", "linear"):
+            raise ValueError(f"weighting must be 'softmax' or 'linear', got '{weighting}'")
+        self.weighting = weighting
         self.context = ArchWeights()
         candidates = {}
         for cell in desc.cells:
@@ -104,7 +125,15 @@ class Supernet(nn.Module):
                 return make_op(edge.op.name, C, stride, affine)
             i = counter.get((cell_index, kind), 0)
             counter[(cell_index, kind)] = i + 1
-            return MixedOp(edge.op.params["candidates"], C, stride, self.context, kind, i)
+            return MixedOp(
+                edge.op.params["candidates"],
+                C,
+                stride,
+                self.context,
+                kind,
+                i,
+                stop_grad=bool(edge.op.params.get("stop_grad", False)),
+            )
 
         self.model = Model(desc, build_edge)
         self.alphas = nn.ParameterDict(
@@ -128,8 +157,11 @@ class Supernet(nn.Module):
         self.model.drop_path_prob = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.context.weights = {k: F.softmax(a, dim=-1) for k, a in self.alphas.items()}
+        self.context.weights = {k: self._mix(a) for k, a in self.alphas.items()}
         return self.model(x)
+
+    def _mix(self, a: torch.Tensor) -> torch.Tensor:
+        return F.softmax(a, dim=-1) if self.weighting == "softmax" else a
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.model.parameters())
@@ -138,8 +170,8 @@ class Supernet(nn.Module):
         return list(self.alphas.values())
 
     def mixing_weights(self) -> dict[str, torch.Tensor]:
-        """Softmax of the alphas per cell kind, detached: ``{kind: (edges, candidates)}``."""
-        return {k: F.softmax(a.detach(), dim=-1) for k, a in self.alphas.items()}
+        """The mixing weights per cell kind, detached: ``{kind: (mixed edges, candidates)}``."""
+        return {k: self._mix(a.detach()) for k, a in self.alphas.items()}
 
 
 def finalize_cell(

@@ -176,6 +176,8 @@ class Trainer:
                 h.before_fit(self)
             while self.epoch < self.epochs:
                 metrics = self._train_epoch(train_loader, self.epoch)
+                if val_loader is not None and int(self.conf["bn_recalibrate"]) > 0:
+                    self.recalibrate_bn(train_loader, int(self.conf["bn_recalibrate"]))
                 if val_loader is not None:
                     metrics.update({f"val/{k}": v for k, v in self.evaluate(val_loader).items()})
                 for h in self.hooks:
@@ -208,6 +210,37 @@ class Trainer:
             self.model.train(was_training)
         n = max(n, 1)
         return {"loss": loss / n, "top1": c1 / n, "top5": c5 / n}
+
+    @torch.no_grad()
+    def recalibrate_bn(self, loader: Iterable, batches: int) -> None:
+        """Recomputes every BatchNorm's running statistics as the plain average over ``batches``
+        training batches (no weight changes, drop-path off)."""
+        bns = [
+            m
+            for m in self.model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+        ]
+        if not bns:
+            return
+        saved = [m.momentum for m in bns]
+        drop = getattr(self.model, "drop_path_prob", None)
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        if drop is not None:
+            self.model.drop_path_prob = 0.0
+        self.model.train()
+        try:
+            for i, (x, _) in enumerate(loader):
+                if i >= batches:
+                    break
+                with self._autocast():
+                    self.model(self.to_device(x))
+        finally:
+            for m, mom in zip(bns, saved):
+                m.momentum = mom
+            if drop is not None:
+                self.model.drop_path_prob = drop
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,104 @@
+"""Petridish's candidate job: train a parent with candidate layers, pick the child's new nodes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from archai.algos.petridish.space import candidate_desc, child_desc, child_init_state, select_pairs
+from archai.common.checkpoint import save_checkpoint
+from archai.common.jsonio import write_json
+from archai.common.logger import RunLogger
+from archai.common.seeding import seed_everything
+from archai.datasets import build_loaders
+from archai.nas.jobs import warm_start
+from archai.nas.model import build_model
+from archai.nas.model_desc import ModelDesc
+from archai.nas.supernet import Supernet
+from archai.nas.trainer import Trainer, TrainerHook, resolve_device
+
+
+class L1Penalty(TrainerHook):
+    """Adds ``weight * sum |alpha|`` to the loss: sparse candidate weights."""
+
+    def __init__(self, net: Supernet, weight: float) -> None:
+        self.net, self.weight = net, weight
+
+    def extra_loss(self, trainer, batch):
+        return self.weight * sum(a.abs().sum() for a in self.net.arch_parameters())
+
+
+@dataclass
+class CandidateJob:
+    """Grow ``parent_desc`` (trained weights in ``parent_weights``) into a child (plain data)."""
+
+    name: str
+    parent_desc: dict
+    parent_weights: str
+    dataset: dict
+    loader: dict
+    trainer: dict
+    job_dir: str
+    primitives: list
+    top_k: int = 3
+    l1_weight: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int = 0
+
+    def as_args(self) -> tuple:
+        return (asdict(self),)
+
+
+def run_candidate_job(job_data: dict) -> dict:
+    """Trains the candidates (resumable), selects the top-k pairs per cell kind, and writes the
+    child's description (``child_desc.yaml``) and initial weights (``child_init.pt``)."""
+    job = CandidateJob(**job_data)
+    job_dir = Path(job.job_dir)
+    result_path = job_dir / "result.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    job_dir.mkdir(parents=True, exist_ok=True)
+    if job.num_threads > 0:
+        torch.set_num_threads(job.num_threads)
+    device = resolve_device(job.device)
+    seed_everything(job.seed)
+    parent = ModelDesc.from_data(job.parent_desc)
+    net = Supernet(candidate_desc(parent, job.primitives), weighting="linear")
+    warm_start(net.model, job.parent_weights)
+    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
+    with RunLogger(job_dir, console=False, tensorboard=False) as log:
+        trainer = Trainer(
+            net,
+            job.trainer,
+            device=device,
+            hooks=[L1Penalty(net, job.l1_weight)],
+            checkpoint_path=job_dir / "checkpoint.pt",
+            seed=job.seed,
+            logger=log,
+            scope=job.name,
+        )
+        history = trainer.fit(loaders.train, loaders.val)
+        weights = {k: w.cpu() for k, w in net.mixing_weights().items()}
+        selection = {kind: select_pairs(w, job.primitives, job.top_k) for kind, w in weights.items()}
+        log.event("selection", data={k: [list(p) for p in v] for k, v in selection.items()})
+    child = child_desc(parent, selection)
+    child.meta = {**parent.meta, "grown_with": {k: [list(p) for p in v] for k, v in selection.items()}}
+    child_model = build_model(child)
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    save_checkpoint(
+        child_init_state(state, child_model, parent, selection, job.primitives), job_dir / "child_init.pt"
+    )
+    child_path = child.save(job_dir / "child_desc.yaml")
+    result = {
+        "child_desc": str(child_path),
+        "child_init": str(job_dir / "child_init.pt"),
+        "selection": {k: [list(p) for p in v] for k, v in selection.items()},
+        "alphas": {k: w.tolist() for k, w in weights.items()},
+        "parent_val_top1": history.last.get("val/top1"),
+    }
+    write_json(result_path, result)
+    return result

@@ -1,0 +1,234 @@
+"""Petridish: forward search that grows models from small seeds (Hu et al., NeurIPS 2019).
+
+Loop: train the seed models; then, round after round, sample parents from the epsilon band of
+the pool's lower convex hull (error against cost), grow each by one node per cell kind (see
+:mod:`archai.algos.petridish.space`), train the warm-started children and add them to the pool.
+Seeds, candidate trainings and children are executor jobs, so a round runs in parallel on Ray.
+The pool, counters and random state are saved after every round; a killed search resumes
+there, and jobs already finished are not trained again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from pathlib import Path
+
+from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
+from archai.algos.petridish.space import SeedBuilder
+from archai.common.jsonio import write_json
+from archai.nas.jobs import run_train_job
+from archai.nas.model_desc import ModelDesc
+from archai.nas.pareto import Objective, ParetoFront
+from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
+
+
+def _rng_to_json(state: tuple) -> list:
+    return [state[0], list(state[1]), state[2]]
+
+
+def _rng_from_json(data: list) -> tuple:
+    return (data[0], tuple(data[1]), data[2])
+
+
+@register_searcher("petridish")
+class PetridishSearcher(Searcher):
+    """Forward search with warm-started children and an epsilon band around the convex hull."""
+
+    defaults_file = "algos/petridish.yaml"
+    toy_file = "algos/petridish_toy.yaml"
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state_path(self) -> Path:
+        return self.ctx.run_dir / "search" / "petridish.json"
+
+    def _save(self, state: dict, rng: random.Random) -> None:
+        write_json(self.state_path, {**state, "rng": _rng_to_json(rng.getstate())})
+
+    def _load(self, rng: random.Random) -> dict | None:
+        import json
+
+        if not self.state_path.is_file():
+            return None
+        state = json.loads(self.state_path.read_text())
+        rng.setstate(_rng_from_json(state.pop("rng")))
+        self.log.info(f"resumed Petridish after round {state['round']} with {len(state['pool'])} models")
+        return state
+
+    # ------------------------------------------------------------------ jobs
+
+    def _train_jobs(self, named: list[tuple[str, ModelDesc, str | None]], epochs: int) -> list[dict]:
+        jobs = []
+        for name, desc, init in named:
+            job = self.ctx.train_job(name, desc, "search", init_weights=init, save_weights=True)
+            job.trainer = {**job.trainer, "epochs": epochs}
+            jobs.append(job.as_args())
+        results = self.ctx.executor.map(run_train_job, jobs, names=[n for n, _, _ in named])
+        out = []
+        for (name, desc, _), res in zip(named, results):
+            if not res.ok:
+                self.log.error(
+                    f"{name} failed after {res.attempts} attempt(s); left out of the pool",
+                    traceback=res.error,
+                )
+                continue
+            path = desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
+            entry = {
+                "id": name,
+                "desc": str(path),
+                "weights": str(self.ctx.run_dir / "jobs" / name / "weights.pt"),
+                "metrics": res.value,
+                "expanded": 0,
+                "parent": desc.meta.get("parent"),
+            }
+            self.log.event("candidate", data=res.value, id=name, parent=entry["parent"])
+            out.append(entry)
+        return out
+
+    def _seeds(self) -> list[tuple[str, ModelDesc, None]]:
+        grid = self.conf.seeds
+        named = []
+        for i, (n_cells, channels, n_nodes) in enumerate(
+            itertools.product(grid.n_cells, grid.init_channels, grid.n_nodes)
+        ):
+            args = self.ctx.builder_args(
+                "search",
+                n_cells=int(n_cells),
+                init_channels=int(channels),
+                n_nodes=int(n_nodes),
+                aux_head=False,
+            )
+            desc = SeedBuilder(**args).build()
+            desc.meta.update(searcher="petridish", seed_model=i)
+            named.append((f"seed_{i:02d}", desc, None))
+        return named
+
+    # ------------------------------------------------------------------ hull and parents
+
+    def front(self, pool: list[dict]) -> ParetoFront:
+        records = [
+            {"id": e["id"], "val_error": 1 - e["metrics"]["val_top1"], "cost": e["metrics"][self.conf.cost]}
+            for e in pool
+        ]
+        return ParetoFront(
+            records, [Objective("val_error"), Objective("cost")], epsilon=float(self.conf.epsilon)
+        )
+
+    def sample_parents(self, pool: list[dict], rng: random.Random, n: int) -> list[dict]:
+        """Parents from the epsilon band, with probability proportional to 1 / (1 + times expanded)."""
+        band = [
+            e for e, b in zip(pool, self.front(pool).band) if b and e["metrics"]["macs"] <= self.conf.max_macs
+        ]
+        chosen: list[dict] = []
+        while band and len(chosen) < n:
+            weights = [1.0 / (1 + e["expanded"]) for e in band]
+            pick = rng.choices(range(len(band)), weights=weights)[0]
+            chosen.append(band.pop(pick))
+        return chosen
+
+    # ------------------------------------------------------------------ search
+
+    def search(self) -> SearchResult:
+        ctx, conf = self.ctx, self.conf
+        rng = random.Random(ctx.seed)
+        state = self._load(rng)
+        start = time.monotonic()
+        if state is None:
+            with self.log.scope("seeds"):
+                pool = self._train_jobs(self._seeds(), int(conf.seed_epochs))
+            if not pool:
+                raise RuntimeError("petridish: every seed model failed to train; see events.jsonl")
+            state = {"round": 0, "pool": pool, "next_child": 0, "stopped": None}
+            self._save(state, rng)
+        pool = state["pool"]
+        while state["stopped"] is None:
+            reason = self._budget_reason(pool, start)
+            if reason:
+                state["stopped"] = reason
+                self._save(state, rng)
+                break
+            parents = self.sample_parents(pool, rng, int(conf.parents_per_round))
+            if not parents:
+                state["stopped"] = "no parent left under max_macs in the epsilon band"
+                self._save(state, rng)
+                break
+            with self.log.scope("round", round=state["round"] + 1):
+                children = self._grow(parents, state)
+            for p in parents:
+                next(e for e in pool if e["id"] == p["id"])["expanded"] += 1
+            pool.extend(children)
+            state["round"] += 1
+            self._save(state, rng)
+        self.log.info(f"search stopped: {state['stopped']}; {len(pool)} models in the pool")
+        return self._result(pool)
+
+    def _budget_reason(self, pool: list[dict], start: float) -> str | None:
+        conf = self.conf
+        if len(pool) >= int(conf.max_models):
+            return f"max_models={conf.max_models} reached"
+        if float(conf.max_seconds) > 0 and time.monotonic() - start > float(conf.max_seconds):
+            return f"max_seconds={conf.max_seconds} reached"
+        return None
+
+    def _grow(self, parents: list[dict], state: dict) -> list[dict]:
+        ctx, conf = self.ctx, self.conf
+        first = state["next_child"]
+        ids = [f"child_{first + i:03d}" for i in range(len(parents))]
+        state["next_child"] += len(parents)
+        jobs = []
+        for i, (cid, parent) in enumerate(zip(ids, parents)):
+            base = ctx.train_job(f"{cid}_candidates", ModelDesc.load(parent["desc"]), "search")
+            jobs.append(
+                CandidateJob(
+                    name=base.name,
+                    parent_desc=base.desc,
+                    parent_weights=parent["weights"],
+                    dataset=base.dataset,
+                    loader=base.loader,
+                    trainer={**base.trainer, "epochs": int(conf.candidate_epochs)},
+                    job_dir=base.job_dir,
+                    primitives=list(conf.primitives),
+                    top_k=int(conf.top_k),
+                    l1_weight=float(conf.l1_weight),
+                    seed=base.seed + 1000 * (first + i),  # a parent grown twice explores two initialisations
+                    device=base.device,
+                    num_threads=base.num_threads,
+                ).as_args()
+            )
+        results = ctx.executor.map(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
+        named = []
+        for cid, parent, res in zip(ids, parents, results):
+            if not res.ok:
+                self.log.error(
+                    f"candidate training for {cid} (parent {parent['id']}) failed", traceback=res.error
+                )
+                continue
+            desc = ModelDesc.load(res.value["child_desc"])
+            desc.meta.update(parent=parent["id"])
+            self.log.event("grow", parent=parent["id"], child=cid, selection=res.value["selection"])
+            named.append((cid, desc, res.value["child_init"]))
+        return self._train_jobs(named, int(conf.child_epochs))
+
+    def _result(self, pool: list[dict]) -> SearchResult:
+        front = self.front(pool)
+        candidates = []
+        for e in pool:
+            desc = ModelDesc.load(e["desc"])
+            candidates.append(
+                Candidate(
+                    e["id"], desc, {**e["metrics"], "parent": e["parent"], "times_expanded": e["expanded"]}
+                )
+            )
+        gallery = [c for c, b in zip(candidates, front.band) if b]
+        gallery.sort(key=lambda c: -c.metrics["val_top1"])
+        for c in gallery:  # the gallery: every model in the epsilon band, with its metrics
+            c.desc.meta["metrics"] = {k: v for k, v in c.metrics.items() if isinstance(v, (int, float, str))}
+            c.desc.save(self.ctx.run_dir / "gallery" / f"{c.id}.yaml")
+        write_json(
+            self.ctx.run_dir / "gallery" / "gallery.json",
+            [{"id": c.id, **{k: c.metrics.get(k) for k in ("val_top1", "params", "macs")}} for c in gallery],
+        )
+        return SearchResult(candidates, final=[c.id for c in gallery])

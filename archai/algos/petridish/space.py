@@ -1,0 +1,106 @@
+"""Petridish's growth step on descriptions (Hu et al., NeurIPS 2019).
+
+A parent is grown by one node per cell kind. First a *candidate* node is attached: one mixed
+edge per existing state, over the candidate ops, with linear weights; its inputs pass through
+stop-gradient and its output joins the cell output through stop-forward, so the parent computes
+exactly what it did while the candidate learns which (input, op) pairs would reduce the loss.
+The strongest ``k`` pairs (by |weight|, after L1-penalised training) become a real node that joins
+the output through a gate initialised to zero: the child starts as its parent's function.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+
+from archai.nas.builder import ModelDescBuilder
+from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.nas.supernet import MIXED
+
+Selection = dict[str, list[tuple[int, str]]]  # cell kind -> [(input state, op)]
+
+
+class SeedBuilder(ModelDescBuilder):
+    """Seed models: each cell is a chain of ``n_nodes`` ``sep_conv_3x3`` nodes, output = last node."""
+
+    def make_cell(self, index: int, kind: str, channels: int) -> CellDesc:
+        nodes = [NodeDesc([EdgeDesc(OpDesc("sep_conv_3x3"), 1 + i)]) for i in range(self.n_nodes)]
+        return CellDesc(kind, channels, nodes, [1 + self.n_nodes])
+
+
+def join_target(cell: CellDesc) -> int:
+    """The output slot new nodes join: the last concatenated state."""
+    return cell.concat[-1]
+
+
+def candidate_desc(
+    parent: ModelDesc, primitives: Sequence[str], kinds: Sequence[str] = ("normal", "reduction")
+) -> ModelDesc:
+    """``parent`` with a candidate node (mixed edges over every earlier state, stop-gradient
+    inputs, stop-forward join) appended to every cell of ``kinds``."""
+    desc = copy.deepcopy(parent)
+    op = OpDesc(MIXED, {"candidates": list(primitives), "stop_grad": True})
+    for cell in desc.cells:
+        if cell.kind in kinds:
+            n_states = desc.n_cell_inputs + len(cell.nodes)
+            cell.nodes.append(
+                NodeDesc(
+                    [EdgeDesc(op, j) for j in range(n_states)],
+                    join_into=join_target(cell),
+                    join="stop_forward",
+                )
+            )
+    desc.validate()
+    return desc
+
+
+def select_pairs(weights: torch.Tensor, primitives: Sequence[str], k: int) -> list[tuple[int, str]]:
+    """The ``k`` (input, op) pairs with the largest |weight|; ``weights`` is (inputs, ops)."""
+    flat = weights.detach().abs().flatten()
+    top = torch.topk(flat, min(k, flat.numel())).indices.tolist()
+    n_ops = len(primitives)
+    return [(i // n_ops, primitives[i % n_ops]) for i in top]
+
+
+def child_desc(parent: ModelDesc, selection: Selection) -> ModelDesc:
+    """``parent`` grown by one node per selected cell kind, joined through a zero gate."""
+    desc = copy.deepcopy(parent)
+    for cell in desc.cells:
+        pairs = selection.get(cell.kind)
+        if pairs:
+            edges = [EdgeDesc(OpDesc(op), j) for j, op in sorted(pairs)]
+            cell.nodes.append(NodeDesc(edges, join_into=join_target(cell)))
+    desc.validate()
+    return desc
+
+
+def child_init_state(
+    candidate_state: dict[str, torch.Tensor],
+    child: torch.nn.Module,
+    parent: ModelDesc,
+    selection: Selection,
+    primitives: Sequence[str],
+) -> dict[str, torch.Tensor]:
+    """Initial weights of a child: every parent tensor as trained with the candidates, and each
+    new edge's op weights from the candidate op it was chosen from (warm start)."""
+    state = child.state_dict()
+    for k in state:
+        src = "model." + k
+        if src in candidate_state and candidate_state[src].shape == state[k].shape:
+            state[k] = candidate_state[src].clone()
+    for ci, cell in enumerate(parent.cells):
+        pairs = selection.get(cell.kind)
+        if not pairs:
+            continue
+        node = len(cell.nodes)  # the new node's index
+        for e, (j, op) in enumerate(sorted(pairs)):
+            src = f"model.cells.{ci}.nodes.{node}.{j}._ops.{list(primitives).index(op)}."
+            dst = f"cells.{ci}.nodes.{node}.{e}."
+            for key, value in candidate_state.items():
+                if key.startswith(src):
+                    target = dst + key[len(src) :]
+                    if target in state and state[target].shape == value.shape:
+                        state[target] = value.clone()
+    return state
