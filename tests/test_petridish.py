@@ -1,0 +1,196 @@
+"""Petridish: stop-forward, zero-gated joins, warm starts, selection, and end-to-end runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from archai.algos.petridish.space import (
+    SeedBuilder,
+    candidate_desc,
+    child_desc,
+    child_init_state,
+    select_pairs,
+)
+from archai.nas.jobs import warm_start
+from archai.nas.model import build_model
+from archai.nas.supernet import Supernet
+
+ROOT = Path(__file__).resolve().parents[1]
+PRIMS = ["sep_conv_3x3", "max_pool_3x3", "skip_connect"]
+
+
+def parent_desc():
+    return SeedBuilder(init_channels=4, n_cells=3, n_nodes=1, in_channels=1, image_size=12).build()
+
+
+def x_batch():
+    return torch.randn(4, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+
+
+def test_stop_forward_is_zero_forward_and_trains_candidates(tmp_path):
+    torch.manual_seed(0)
+    parent = build_model(parent_desc()).eval()
+    net = Supernet(candidate_desc(parent_desc(), PRIMS), weighting="linear").eval()
+    warm_start(net.model, _saved(parent, tmp_path))
+    x = x_batch()
+    assert torch.equal(net(x), parent(x))  # candidates contribute nothing to the output
+    net.train()
+    net(x).sum().backward()
+    cand_grads = [p.grad for n, p in net.model.named_parameters() if ".nodes.1." in n]
+    assert cand_grads and any(g is not None and g.abs().sum() > 0 for g in cand_grads)
+    assert all(a.grad is not None and a.grad.abs().sum() > 0 for a in net.arch_parameters())
+
+
+def test_candidates_leave_the_parents_gradients_unchanged(tmp_path):
+    # stop-forward (nothing added in the forward pass) and stop-gradient (nothing sent back into
+    # the parent) together: the parent's gradients are exactly those of the bare parent
+    torch.manual_seed(0)
+    parent = build_model(parent_desc()).train()
+    net = Supernet(candidate_desc(parent_desc(), PRIMS), weighting="linear").train()
+    warm_start(net.model, _saved(parent, tmp_path))
+    x = x_batch()
+    parent(x).square().mean().backward()
+    net(x).square().mean().backward()
+    own = dict(net.model.named_parameters())
+    for name, p in parent.named_parameters():
+        if p.grad is None:  # the seed cell ignores input 0: candidates read it, yet no gradient arrives
+            assert own[name].grad is None, name
+        else:
+            assert torch.allclose(own[name].grad, p.grad, atol=1e-7), name
+    assert any(p.grad is None for p in parent.parameters())
+
+
+def _saved(model, folder):
+    path = folder / "parent_weights.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_zero_gate_child_equals_parent_and_warm_start_copies_weights(tmp_path):
+    torch.manual_seed(0)
+    parent = build_model(parent_desc()).eval()
+    selection = {"normal": [(0, "sep_conv_3x3"), (2, "max_pool_3x3")], "reduction": [(1, "skip_connect")]}
+    child = build_model(child_desc(parent_desc(), selection)).eval()
+    new = warm_start(child, _saved(parent, tmp_path))
+    assert new and all("nodes.1." in k or "gates" in k for k in new)
+    for k, v in parent.state_dict().items():
+        assert torch.equal(child.state_dict()[k], v)
+    x = x_batch()
+    assert torch.equal(child(x), parent(x))
+    child.train()
+    child(x).sum().backward()
+    gates = [p for n, p in child.named_parameters() if "gates" in n]
+    assert gates and all(g.grad is not None and g.grad.abs() > 0 for g in gates)
+
+
+def test_child_init_reproduces_the_candidate_phase_model_and_its_op_weights():
+    torch.manual_seed(0)
+    net = Supernet(candidate_desc(parent_desc(), PRIMS), weighting="linear").eval()
+    with torch.no_grad():  # as if the candidate ops had been trained
+        for p in net.model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    selection = {"normal": [(2, "sep_conv_3x3"), (0, "skip_connect")]}
+    cdesc = child_desc(parent_desc(), selection)
+    child = build_model(cdesc).eval()
+    child.load_state_dict(child_init_state(net.state_dict(), child, parent_desc(), selection, PRIMS))
+    x = x_batch()
+    assert torch.equal(child(x), net(x))
+    # the new edge (input 2, sep_conv_3x3) starts with the candidate's trained weights
+    src = net.model.state_dict()["cells.0.nodes.1.2._ops.0.0.1.weight"]
+    assert torch.equal(child.state_dict()["cells.0.nodes.1.1.0.1.weight"], src)
+
+
+def test_select_pairs_by_absolute_weight():
+    w = torch.tensor([[0.1, -0.9, 0.0], [0.5, 0.05, -0.6], [0.0, 0.2, 0.0]])
+    assert select_pairs(w, PRIMS, 3) == [(0, "max_pool_3x3"), (1, "skip_connect"), (1, "sep_conv_3x3")]
+
+
+SMALL = [
+    "--algos.petridish.max_models",
+    "4",
+    "--algos.petridish.seed_epochs",
+    "1",
+    "--algos.petridish.child_epochs",
+    "1",
+    "--search.loader.train_limit",
+    "400",
+    "--loader.test_limit",
+    "200",
+    "--loader.train_limit",
+    "400",
+    "--eval.trainer.epochs",
+    "1",
+    "--eval.final_descs",
+    "1",
+    "--common.progress",
+    "false",
+    "--common.quiet",
+    "true",
+]
+
+
+def _main(exp, extra=(), threads=None):
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "main.py"),
+        "--algos",
+        "petridish",
+        "--exp-dir",
+        str(exp),
+        *SMALL,
+        *extra,
+    ]
+    env = dict(os.environ)
+    if threads:
+        cmd += ["--common.num_threads", str(threads)]
+        env["OMP_NUM_THREADS"] = str(threads)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _pool(exp):
+    return {
+        e["id"]: (e["metrics"]["val_top1"], e["parent"])
+        for e in json.loads((exp / "petridish" / "search" / "petridish.json").read_text())["pool"]
+    }
+
+
+def test_petridish_end_to_end_kill_and_resume(tmp_path):
+    ref = _main(tmp_path / "ref", threads=1)
+    victim = _main(tmp_path / "killed", threads=1)
+    state = tmp_path / "killed" / "petridish" / "search" / "petridish.json"
+    deadline = time.time() + 300
+    while not state.exists() and time.time() < deadline and victim.poll() is None:
+        time.sleep(0.2)
+    assert state.exists(), victim.communicate()[1][-2000:]
+    os.kill(victim.pid, signal.SIGKILL)  # after the seeds, during the first round
+    victim.wait()
+    resumed = _main(tmp_path / "killed", ["--resume"], threads=1)
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    _, err = ref.communicate(timeout=600)
+    assert ref.returncode == 0, err[-3000:]
+    assert _pool(tmp_path / "killed") == _pool(tmp_path / "ref")
+    pool = _pool(tmp_path / "ref")
+    assert len(pool) >= 4 and any(p is not None for _, p in pool.values())
+    run = tmp_path / "ref" / "petridish"
+    rows = (run / "pareto.csv").read_text().splitlines()
+    assert len(rows) == len(pool) + 1 and sum(r.endswith("true,true") for r in rows[1:]) >= 2
+    gallery = json.loads((run / "gallery" / "gallery.json").read_text())
+    assert gallery and all((run / "gallery" / f"{g['id']}.yaml").is_file() for g in gallery)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final_candidate"] == gallery[0]["id"] and summary["test_top1"] > 0
+
+
+def test_petridish_on_ray(tmp_path):
+    pytest.importorskip("ray")
+    p = _main(tmp_path / "ray", ["--executor.kind", "ray", "--executor.num_cpus", "2"])
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+    assert len(_pool(tmp_path / "ray")) >= 4
