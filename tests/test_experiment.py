@@ -40,13 +40,13 @@ SMALL = [
 ]
 
 
-def test_darts_and_random_end_to_end(tmp_path, capsys):
+def test_darts_random_enas_end_to_end(tmp_path, capsys):
     exp = tmp_path / "exp"
-    assert cli.main(["--algos", "darts,random", "--exp-dir", str(exp), *SMALL]) == 0
+    assert cli.main(["--algos", "darts,random,enas", "--exp-dir", str(exp), *SMALL]) == 0
     table = capsys.readouterr().out
-    assert "darts" in table and "random" in table and "test_top1" in table
+    assert "darts" in table and "random" in table and "enas" in table and "test_top1" in table
     summary = json.loads((exp / "summary.json").read_text())
-    assert [s["algo"] for s in summary] == ["darts", "random"]
+    assert [s["algo"] for s in summary] == ["darts", "random", "enas"]
     for s in summary:
         for key in (
             "algo",
@@ -81,7 +81,10 @@ def test_darts_and_random_end_to_end(tmp_path, capsys):
     assert any(e["kind"] == "alphas" for e in read_events(darts))
     assert len(json.loads((exp / "random" / "search_result.json").read_text())["candidates"]) == 3
     rows = list(csv.DictReader(open(exp / "pareto.csv")))  # the combined front of every model evaluated
-    assert {r["algo"] for r in rows} == {"darts", "random"} and len(rows) == 4
+    assert {r["algo"] for r in rows} == {"darts", "random", "enas"} and len(rows) == 7
+    enas = exp / "enas"
+    assert any(e["kind"] == "controller" and e["fields"]["most_likely"] for e in read_events(enas))
+    assert (enas / "search" / "child.pt").is_file()
     assert any(r["on_front"] == "true" for r in rows) and (exp / "pareto.png").is_file()
     assert all(Path(r["desc_path"]).is_file() for r in rows)
     saved = yaml.safe_load((darts / "config.yaml").read_text())
@@ -102,7 +105,7 @@ def test_darts_and_random_end_to_end(tmp_path, capsys):
     # resuming a finished run reuses it
     assert cli.main(["--algos", "darts", "--exp-dir", str(exp), "--resume", *SMALL]) == 0
     assert (darts / "summary.json").read_text() == before
-    assert {r["algo"] for r in csv.DictReader(open(exp / "pareto.csv"))} == {"darts", "random"}
+    assert {r["algo"] for r in csv.DictReader(open(exp / "pareto.csv"))} == {"darts", "random", "enas"}
 
 
 @pytest.mark.parametrize(

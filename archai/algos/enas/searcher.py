@@ -1,0 +1,177 @@
+"""ENAS (Pham et al., ICML 2018), micro search space, as a registered searcher.
+
+Each epoch: the shared-weights child trains on training batches, each with an architecture
+sampled from the controller (a trainer hook's ``before_step``); then the controller takes
+``controller_steps`` REINFORCE updates of ``samples_per_update`` architectures each, rewarded by
+the child's accuracy on a validation batch with the shared weights (``after_epoch``). Controller,
+its optimizer and baseline are saved in the trainer's checkpoint, so resume is exact. Derive:
+sample ``derive_samples`` architectures, score each on a validation batch, keep the best.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from archai.algos.enas.child import EnasChild, arch_to_cell, frozen_bn_stats
+from archai.algos.enas.controller import Controller, Reinforce
+from archai.common.config import ConfigError
+from archai.common.metrics import topk_correct
+from archai.common.seeding import seed_everything
+from archai.nas.builder import TemplateBuilder
+from archai.nas.cost import measure_cost
+from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
+from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.nas.trainer import Trainer, TrainerHook
+
+
+class EnasHook(TrainerHook):
+    """Samples the child's architecture per step; trains the controller after each epoch."""
+
+    def __init__(
+        self, child: EnasChild, reinforce: Reinforce, val_loader: DataLoader, *, steps: int, seed: int
+    ) -> None:
+        self.child, self.reinforce, self.val_loader, self.steps, self.seed = (
+            child,
+            reinforce,
+            val_loader,
+            steps,
+            seed,
+        )
+        self._val_iter = None
+
+    def before_step(self, trainer: Trainer, step: int, batch) -> None:
+        with torch.no_grad():
+            self.child.arch = self.reinforce.controller().arch
+
+    def _val_batch(self, trainer: Trainer):
+        try:
+            x, y = next(self._val_iter)
+        except (StopIteration, TypeError):
+            self._val_iter = iter(self.val_loader)
+            x, y = next(self._val_iter)
+        return trainer.to_device(x), y.to(trainer.device)
+
+    def reward(self, trainer: Trainer, arch) -> float:
+        """Accuracy of ``arch`` with the shared weights on the next validation batch."""
+        x, y = self._val_batch(trainer)
+        self.child.arch = arch
+        with torch.no_grad(), frozen_bn_stats(self.child):
+            return topk_correct(self.child(x), y, (1,))[0] / len(y)
+
+    def after_epoch(self, trainer: Trainer, epoch: int, metrics: dict) -> None:
+        gen = getattr(self.val_loader, "generator", None)
+        if isinstance(gen, torch.Generator):
+            gen.manual_seed(self.seed * 100_003 + epoch + 31)
+        self._val_iter = iter(self.val_loader)
+        was_training = self.child.training
+        self.child.train()
+        stats = [self.reinforce.update(lambda arch: self.reward(trainer, arch)) for _ in range(self.steps)]
+        self.child.train(was_training)
+        for key in ("reward", "baseline", "entropy"):
+            metrics[f"controller/{key}"] = sum(s[key] for s in stats) / len(stats)
+        if trainer.logger is not None:
+            with torch.no_grad():
+                best = self.reinforce.controller(greedy=True).arch
+            trainer.logger.event(
+                "controller",
+                epoch=epoch + 1,
+                most_likely=best,
+                data={k: metrics[f"controller/{k}"] for k in ("reward", "baseline", "entropy")},
+            )
+
+    def state_dict(self) -> dict:
+        return self.reinforce.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.reinforce.load_state_dict(state)
+
+
+@register_searcher("enas")
+class EnasSearcher(Searcher):
+    """ENAS micro search: LSTM controller, REINFORCE, shared weights."""
+
+    defaults_file = "algos/enas.yaml"
+    toy_file = "algos/enas_toy.yaml"
+
+    def search(self) -> SearchResult:
+        ctx, conf = self.ctx, self.conf
+        loaders = ctx.loaders("search")
+        if loaders.val is None:
+            raise ConfigError(
+                "enas rewards the controller on held-out data: set search.loader.val_fraction > 0"
+            )
+        seed_everything(ctx.seed)
+        args = ctx.builder_args("search")
+        ops = list(conf.primitives)
+        child = EnasChild(
+            init_channels=args["init_channels"],
+            n_cells=args["n_cells"],
+            n_nodes=args["n_nodes"],
+            ops=ops,
+            in_channels=args["in_channels"],
+            n_classes=args["n_classes"],
+            stem_multiplier=args["stem_multiplier"],
+        )
+        c = conf.controller
+        controller = Controller(
+            ops,
+            args["n_nodes"],
+            hidden=int(c.hidden),
+            tanh_constant=float(c.tanh_constant),
+            op_tanh_reduce=float(c.op_tanh_reduce),
+            temperature=c.temperature,
+        )
+        reinforce = Reinforce(
+            controller,
+            lr=float(c.lr),
+            entropy_weight=float(c.entropy_weight),
+            baseline_decay=float(c.baseline_decay),
+            samples_per_update=int(c.samples_per_update),
+        )
+        val = DataLoader(
+            loaders.val.dataset,
+            batch_size=loaders.train.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(ctx.seed + 2),
+        )
+        hook = EnasHook(child, reinforce, val, steps=int(c.steps_per_epoch), seed=ctx.seed)
+        trainer = Trainer(
+            child,
+            ctx.conf.search.trainer,
+            device=ctx.device,
+            hooks=[hook],
+            checkpoint_path=ctx.run_dir / "search" / "child.pt",
+            seed=ctx.seed,
+            logger=self.log,
+            scope="child",
+        )
+        trainer.fit(loaders.train)
+        return self._derive(trainer, hook, args, int(conf.derive_samples))
+
+    def _derive(self, trainer: Trainer, hook: EnasHook, args: dict, n: int) -> SearchResult:
+        torch.manual_seed(self.ctx.seed + 3)
+        hook._val_iter = iter(hook.val_loader)
+        scored = []
+        with torch.no_grad():
+            for _ in range(n):
+                arch = hook.reinforce.controller().arch
+                scored.append((hook.reward(trainer, arch), arch))
+        candidates = []
+        for i, (score, arch) in enumerate(sorted(scored, key=lambda t: -t[0])):
+            desc = TemplateBuilder(
+                arch_to_cell(arch["normal"], "normal"), arch_to_cell(arch["reduction"], "reduction"), **args
+            ).build()
+            desc.meta.update(searcher="enas", shared_weight_val_top1=score)
+            try:
+                desc.meta["genotype"] = format_genotype(desc_to_genotype(desc))
+            except GenotypeError:
+                pass
+            cost = measure_cost(desc)
+            cand = Candidate(
+                f"derived_{i:02d}", desc, {"val_top1": score, "params": cost.params, "macs": cost.macs}
+            )
+            self.log_candidate(cand)
+            candidates.append(cand)
+        self.log.info(f"best derived architecture: {candidates[0].desc.meta.get('genotype')}")
+        return SearchResult(candidates, final=[c.id for c in candidates])
