@@ -21,6 +21,10 @@ import main as cli  # noqa: E402
 
 # the toy protocol, made smaller still so the suite stays fast
 SMALL = [
+    "--algos.enas.derive_samples",
+    "3",
+    "--algos.enas.controller.steps_per_epoch",
+    "2",
     "--loader.train_limit",
     "512",
     "--loader.test_limit",
