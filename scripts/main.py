@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         "--resume", action="store_true", help="continue (or reuse) the runs in the experiment folder"
     )
     ap.add_argument(
+        "--quiet", action="store_true", help="only warnings and errors on the console, no progress bars"
+    )
+    ap.add_argument(
         "--plugins", default="", help="comma-separated modules to import (they register searchers)"
     )
     return ap.parse_known_args(argv)
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             dataroot=args.dataroot,
             exp_dir=args.exp_dir,
             config_files=args.config,
-            overrides=overrides,
+            overrides=overrides + (["--common.quiet", "true"] if args.quiet else []),
             resume=args.resume,
         )
         summaries = run_experiment(opts)

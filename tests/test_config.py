@@ -162,6 +162,9 @@ def test_attribute_access_error_suggests(base):
 def test_parse_overrides_errors():
     with pytest.raises(ConfigError, match="no value"):
         parse_overrides(["--a.b"])
+    with pytest.raises(ConfigError, match="'--verbose' has no value"):
+        parse_overrides(["--verbose", "--a.b", "1"])
+    assert parse_overrides(["--a.b", "-1"]) == [(("a", "b"), "-1")]
     with pytest.raises(ConfigError, match="expected an override"):
         parse_overrides(["a.b", "1"])
 

@@ -375,8 +375,10 @@ def parse_overrides(args: Sequence[str]) -> list[tuple[PathT, str]]:
             key, value = key.split("=", 1)
             i += 1
         else:
-            if i + 1 >= len(args):
-                raise ConfigError(f"override '{arg}' has no value; write '{arg} VALUE'")
+            if i + 1 >= len(args) or (args[i + 1].startswith("--") and len(args[i + 1]) > 2):
+                raise ConfigError(
+                    f"override '{arg}' has no value (or is not a known option); write '{arg} VALUE'"
+                )
             value = args[i + 1]
             i += 2
         out.append((_split(key), value))
