@@ -140,7 +140,18 @@ def genotype_to_desc(g: Genotype | str, **kw: Any) -> ModelDesc:
 # ----------------------------------------------------------------------------- published cells
 # Cells as published by their authors (and as the DARTS code base transcribes them).
 
-_N, _R = "normal", "reduce"
+_PNAS_CELL = [
+    ("sep_conv_5x5", 0),
+    ("max_pool_3x3", 0),
+    ("sep_conv_7x7", 1),
+    ("max_pool_3x3", 1),
+    ("sep_conv_5x5", 1),
+    ("sep_conv_3x3", 1),
+    ("sep_conv_3x3", 4),
+    ("max_pool_3x3", 1),
+    ("sep_conv_3x3", 0),
+    ("skip_connect", 1),
+]
 GENOTYPES: dict[str, Genotype] = {
     # Zoph et al., 2018 (NASNet-A)
     "NASNet": Genotype(
@@ -251,34 +262,7 @@ GENOTYPES: dict[str, Genotype] = {
         [2, 3, 4, 5],
     ),
     # Liu et al., 2018 (PNASNet-5): the same cell for normal and reduction
-    "PNAS": Genotype(
-        [
-            ("sep_conv_5x5", 0),
-            ("max_pool_3x3", 0),
-            ("sep_conv_7x7", 1),
-            ("max_pool_3x3", 1),
-            ("sep_conv_5x5", 1),
-            ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 4),
-            ("max_pool_3x3", 1),
-            ("sep_conv_3x3", 0),
-            ("skip_connect", 1),
-        ],
-        [2, 3, 4, 5, 6],
-        [
-            ("sep_conv_5x5", 0),
-            ("max_pool_3x3", 0),
-            ("sep_conv_7x7", 1),
-            ("max_pool_3x3", 1),
-            ("sep_conv_5x5", 1),
-            ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 4),
-            ("max_pool_3x3", 1),
-            ("sep_conv_3x3", 0),
-            ("skip_connect", 1),
-        ],
-        [2, 3, 4, 5, 6],
-    ),
+    "PNAS": Genotype(_PNAS_CELL, [2, 3, 4, 5, 6], _PNAS_CELL, [2, 3, 4, 5, 6]),
     # Pham et al., 2018: the ENAS micro-search cell, in DARTS notation
     "ENAS": Genotype(
         [

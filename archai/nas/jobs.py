@@ -59,18 +59,28 @@ def warm_start(model: torch.nn.Module, weights_path: str | Path) -> list[str]:
     return [k for k in own if k not in copied]
 
 
+def finished_result(job_dir: str | Path) -> dict | None:
+    """The saved ``result.json`` of a job that already finished, else None."""
+    path = Path(job_dir) / "result.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def prepare_job(job_dir: str | Path, *, seed: int, device: str, num_threads: int) -> torch.device:
+    """Common start of every job: its folder, thread count, seeds; returns the device."""
+    Path(job_dir).mkdir(parents=True, exist_ok=True)
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+    seed_everything(seed)
+    return resolve_device(device)
+
+
 def run_train_job(job_data: dict) -> dict:
     """Trains ``job_data`` (a :class:`TrainJob` as a dict); returns its metrics."""
     job = TrainJob(**job_data)
     job_dir = Path(job.job_dir)
-    result_path = job_dir / "result.json"
-    if result_path.is_file():
-        return json.loads(result_path.read_text())
-    job_dir.mkdir(parents=True, exist_ok=True)
-    if job.num_threads > 0:
-        torch.set_num_threads(job.num_threads)
-    device = resolve_device(job.device)
-    seed_everything(job.seed)
+    if (done := finished_result(job_dir)) is not None:
+        return done
+    device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads)
     desc = ModelDesc.from_data(job.desc)
     model = build_model(desc)
     if job.init_weights:
@@ -102,5 +112,5 @@ def run_train_job(job_data: dict) -> dict:
         log.event("result", data=metrics)
     if job.save_weights:
         save_checkpoint(model.state_dict(), job_dir / "weights.pt")
-    write_json(result_path, metrics)
+    write_json(job_dir / "result.json", metrics)
     return json_safe(metrics)

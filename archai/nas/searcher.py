@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from torch.utils.data import DataLoader
 
-from archai.common.config import Config
+from archai.common.config import Config, ConfigError
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.common.registry import Registry
@@ -116,6 +117,21 @@ class RunContext:
         return build_loaders(
             self.conf.dataset, self.conf[protocol].loader, seed=self.seed, device=str(self.device)
         )
+
+    def held_out_loaders(self, purpose: str, seed_offset: int = 1) -> tuple[DataLoaders, DataLoader]:
+        """The search loaders and a shuffled loader over their held-out part (batches as large as
+        training ones), for an architecture or controller step. ``purpose`` names the step in the
+        error raised when no data is held out."""
+        loaders = self.loaders("search")
+        if loaders.val is None:
+            raise ConfigError(f"{self.algo} {purpose} on held-out data: set search.loader.val_fraction > 0")
+        shuffled = DataLoader(
+            loaders.val.dataset,
+            batch_size=loaders.train.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(self.seed + seed_offset),
+        )
+        return loaders, shuffled
 
     def builder_args(self, protocol: str = "search", **overrides: Any) -> dict[str, Any]:
         """Keyword arguments of a :class:`~archai.nas.builder.ModelDescBuilder` for the

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -201,15 +202,4 @@ def finalize_supernet(net: Supernet, k: int = 2, exclude: Sequence[str] = ("none
         finalize_cell(c, weights[c.kind], k, exclude, desc.n_cell_inputs) if c.kind in weights else c
         for c in desc.cells
     ]
-    return ModelDesc(
-        cells=cells,
-        skeleton=desc.skeleton,
-        in_channels=desc.in_channels,
-        image_size=desc.image_size,
-        n_classes=desc.n_classes,
-        init_channels=desc.init_channels,
-        stem_multiplier=desc.stem_multiplier,
-        affine=True,
-        aux_after=desc.aux_after,
-        meta=dict(desc.meta),
-    )
+    return dataclasses.replace(desc, cells=cells, affine=True, meta=dict(desc.meta))

@@ -8,12 +8,8 @@ per node, the two strongest incoming edges and on each its strongest op other th
 
 from __future__ import annotations
 
-import torch
-from torch.utils.data import DataLoader
-
 from archai.algos.darts.arch_step import DartsArchStep
 from archai.algos.darts.plots import plot_alphas
-from archai.common.config import ConfigError
 from archai.common.seeding import seed_everything
 from archai.nas.cost import measure_cost
 from archai.nas.genotypes import desc_to_genotype, format_genotype
@@ -58,20 +54,10 @@ class DartsSearcher(Searcher):
 
     def search(self) -> SearchResult:
         ctx, conf = self.ctx, self.conf
-        loaders = ctx.loaders("search")
-        if loaders.val is None:
-            raise ConfigError(
-                "darts needs held-out data for its architecture step: set search.loader.val_fraction > 0"
-            )
+        loaders, arch_loader = ctx.held_out_loaders("steps its architecture weights")
         seed_everything(ctx.seed)
         desc = SupernetBuilder(list(conf.primitives), **ctx.builder_args("search", affine=False)).build()
         net = Supernet(desc)
-        arch_loader = DataLoader(
-            loaders.val.dataset,
-            batch_size=loaders.train.batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(ctx.seed + 1),
-        )
         arch = conf.arch_optimizer
         hooks = [
             DartsArchStep(

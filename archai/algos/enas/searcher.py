@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader
 
 from archai.algos.enas.child import EnasChild, arch_to_cell, frozen_bn_stats
 from archai.algos.enas.controller import Controller, Reinforce
-from archai.common.config import ConfigError
 from archai.common.metrics import topk_correct
 from archai.common.seeding import seed_everything
 from archai.nas.builder import TemplateBuilder
@@ -96,11 +95,7 @@ class EnasSearcher(Searcher):
 
     def search(self) -> SearchResult:
         ctx, conf = self.ctx, self.conf
-        loaders = ctx.loaders("search")
-        if loaders.val is None:
-            raise ConfigError(
-                "enas rewards the controller on held-out data: set search.loader.val_fraction > 0"
-            )
+        loaders, val = ctx.held_out_loaders("rewards its controller", seed_offset=2)
         seed_everything(ctx.seed)
         args = ctx.builder_args("search")
         ops = list(conf.primitives)
@@ -128,12 +123,6 @@ class EnasSearcher(Searcher):
             entropy_weight=float(c.entropy_weight),
             baseline_decay=float(c.baseline_decay),
             samples_per_update=int(c.samples_per_update),
-        )
-        val = DataLoader(
-            loaders.val.dataset,
-            batch_size=loaders.train.batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(ctx.seed + 2),
         )
         hook = EnasHook(child, reinforce, val, steps=int(c.steps_per_epoch), seed=ctx.seed)
         trainer = Trainer(

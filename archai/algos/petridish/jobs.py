@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
 
 from archai.algos.petridish.space import candidate_desc, child_desc, child_init_state, select_pairs
 from archai.common.checkpoint import save_checkpoint
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
-from archai.common.seeding import seed_everything
 from archai.datasets import build_loaders
-from archai.nas.jobs import warm_start
+from archai.nas.jobs import finished_result, prepare_job, warm_start
 from archai.nas.model import build_model
 from archai.nas.model_desc import ModelDesc
 from archai.nas.supernet import Supernet
-from archai.nas.trainer import Trainer, TrainerHook, resolve_device
+from archai.nas.trainer import Trainer, TrainerHook
 
 
 class L1Penalty(TrainerHook):
@@ -58,14 +54,9 @@ def run_candidate_job(job_data: dict) -> dict:
     child's description (``child_desc.yaml``) and initial weights (``child_init.pt``)."""
     job = CandidateJob(**job_data)
     job_dir = Path(job.job_dir)
-    result_path = job_dir / "result.json"
-    if result_path.is_file():
-        return json.loads(result_path.read_text())
-    job_dir.mkdir(parents=True, exist_ok=True)
-    if job.num_threads > 0:
-        torch.set_num_threads(job.num_threads)
-    device = resolve_device(job.device)
-    seed_everything(job.seed)
+    if (done := finished_result(job_dir)) is not None:
+        return done
+    device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads)
     parent = ModelDesc.from_data(job.parent_desc)
     net = Supernet(candidate_desc(parent, job.primitives), weighting="linear")
     warm_start(net.model, job.parent_weights)
@@ -100,5 +91,5 @@ def run_candidate_job(job_data: dict) -> dict:
         "alphas": {k: w.tolist() for k, w in weights.items()},
         "parent_val_top1": history.last.get("val/top1"),
     }
-    write_json(result_path, result)
+    write_json(job_dir / "result.json", result)
     return result
