@@ -112,6 +112,30 @@ def test_select_pairs_by_absolute_weight():
     assert select_pairs(w, PRIMS, 3) == [(0, "max_pool_3x3"), (1, "skip_connect"), (1, "sep_conv_3x3")]
 
 
+def test_parent_sampling_favours_cheaper_and_less_expanded_models():
+    import random
+    from types import SimpleNamespace
+
+    from archai.algos.petridish.searcher import PetridishSearcher
+    from archai.common.config import Config
+
+    conf = Config({"epsilon": 0.5, "cost": "macs", "max_macs": 1e9})
+    searcher = PetridishSearcher(SimpleNamespace(algo_conf=conf))
+
+    def model(i, err, macs, expanded=0):
+        return {"id": i, "metrics": {"val_top1": 1 - err, "macs": macs}, "expanded": expanded}
+
+    pool = [model("cheap", 0.30, 100), model("dear", 0.20, 400), model("off_band", 0.9, 150)]
+    rng = random.Random(0)
+    picks = [searcher.sample_parents(pool, rng, 1)[0]["id"] for _ in range(2000)]
+    assert "off_band" not in picks  # outside the epsilon band: never a parent
+    assert 0.75 < picks.count("cheap") / len(picks) < 0.85  # weights 1 : 1/4
+    pool[0]["expanded"] = 3  # now 1/4 : 1/4
+    picks = [searcher.sample_parents(pool, rng, 1)[0]["id"] for _ in range(2000)]
+    assert 0.45 < picks.count("cheap") / len(picks) < 0.55
+    assert {p["id"] for p in searcher.sample_parents(pool, rng, 5)} == {"cheap", "dear"}  # distinct
+
+
 SMALL = [
     "--algos.petridish.max_models",
     "4",

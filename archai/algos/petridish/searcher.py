@@ -118,13 +118,16 @@ class PetridishSearcher(Searcher):
         )
 
     def sample_parents(self, pool: list[dict], rng: random.Random, n: int) -> list[dict]:
-        """Parents from the epsilon band, with probability proportional to 1 / (1 + times expanded)."""
+        """Distinct parents from the epsilon band (under ``max_macs``), drawn with probability
+        proportional to ``1 / (1 + times expanded) * (cheapest cost in the band / cost)``: less
+        expanded and cheaper models are grown first."""
         band = [
             e for e, b in zip(pool, self.front(pool).band) if b and e["metrics"]["macs"] <= self.conf.max_macs
         ]
         chosen: list[dict] = []
         while band and len(chosen) < n:
-            weights = [1.0 / (1 + e["expanded"]) for e in band]
+            cheapest = min(max(e["metrics"][self.conf.cost], 1) for e in band)
+            weights = [cheapest / max(e["metrics"][self.conf.cost], 1) / (1 + e["expanded"]) for e in band]
             pick = rng.choices(range(len(band)), weights=weights)[0]
             chosen.append(band.pop(pick))
         return chosen
