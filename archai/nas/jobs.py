@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -42,7 +42,6 @@ class TrainJob:
     save_weights: bool = False  # keep the trained weights as weights.pt (parents of grown children)
     num_threads: int = 0
     tensorboard: bool = False
-    extra: dict = field(default_factory=dict)
 
     def as_args(self) -> tuple:
         return (asdict(self),)

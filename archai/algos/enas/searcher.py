@@ -43,6 +43,13 @@ class EnasHook(TrainerHook):
         with torch.no_grad():
             self.child.arch = self.reinforce.controller().arch
 
+    def restart_validation(self, epoch: int) -> None:
+        """Starts a fresh, seeded pass over the validation batches."""
+        gen = getattr(self.val_loader, "generator", None)
+        if isinstance(gen, torch.Generator):
+            gen.manual_seed(self.seed * 100_003 + epoch + 31)
+        self._val_iter = iter(self.val_loader)
+
     def _val_batch(self, trainer: Trainer):
         try:
             x, y = next(self._val_iter)
@@ -59,10 +66,7 @@ class EnasHook(TrainerHook):
             return topk_correct(self.child(x), y, (1,))[0] / len(y)
 
     def after_epoch(self, trainer: Trainer, epoch: int, metrics: dict) -> None:
-        gen = getattr(self.val_loader, "generator", None)
-        if isinstance(gen, torch.Generator):
-            gen.manual_seed(self.seed * 100_003 + epoch + 31)
-        self._val_iter = iter(self.val_loader)
+        self.restart_validation(epoch)
         was_training = self.child.training
         self.child.train()
         stats = [self.reinforce.update(lambda arch: self.reward(trainer, arch)) for _ in range(self.steps)]
@@ -140,7 +144,7 @@ class EnasSearcher(Searcher):
 
     def _derive(self, trainer: Trainer, hook: EnasHook, args: dict, n: int) -> SearchResult:
         torch.manual_seed(self.ctx.seed + 3)
-        hook._val_iter = iter(hook.val_loader)
+        hook.restart_validation(-1)
         scored = []
         with torch.no_grad():
             for _ in range(n):
