@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from typing import Any
 
 from archai.nas.model_desc import CellDesc, ModelDesc
@@ -50,22 +49,6 @@ class ModelDescBuilder:
         self.image_size = image_size
         self.n_classes = n_classes
         self.affine = affine
-
-    @classmethod
-    def from_conf(cls, conf: Mapping[str, Any], info: Any = None, **kw: Any) -> ModelDescBuilder:
-        """From a ``model`` config section (and a :class:`~archai.datasets.DatasetInfo`)."""
-        args = dict(
-            init_channels=int(conf["init_channels"]),
-            n_cells=int(conf["n_cells"]),
-            n_nodes=int(conf["n_nodes"]),
-            stem_multiplier=int(conf["stem_multiplier"]),
-            aux_head=bool(conf["aux_head"]),
-            skeleton=str(conf["skeleton"]),
-        )
-        if info is not None:
-            args.update(in_channels=info.channels, image_size=info.size, n_classes=info.n_classes)
-        args.update(kw)
-        return cls(**args)
 
     # ------------------------------------------------------------------ hooks
 
