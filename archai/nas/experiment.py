@@ -155,7 +155,7 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
         ) as log,
         make_executor(conf.executor) as executor,
     ):
-        ctx = RunContext(conf, algo, run_dir, log, executor, resume)
+        ctx = RunContext(conf, algo, run_dir, log, executor)
         searcher = SEARCHERS.get(algo)(ctx)
         timing_path = run_dir / "timing.json"
         timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}

@@ -91,7 +91,6 @@ class RunContext:
     run_dir: Path
     logger: RunLogger
     executor: Executor = field(default_factory=LocalExecutor)
-    resume: bool = False
 
     @property
     def seed(self) -> int:

@@ -97,11 +97,6 @@ class TrainResult:
     def last(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
 
-    @property
-    def best_val_top1(self) -> float:
-        vals = [h["val/top1"] for h in self.history if "val/top1" in h]
-        return max(vals) if vals else float("nan")
-
 
 def split_logits(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Models return logits, or ``(logits, aux_logits)`` while training with an auxiliary head."""
