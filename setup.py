@@ -32,7 +32,7 @@ setup(
     ],
     extras_require={
         "ray": ["ray[default]>=2.9"],
-        "dev": ["pytest>=8", "ruff>=0.5", "ray[default]>=2.9"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "ray[default]>=2.9"],
     },
     classifiers=[
         "License :: OSI Approved :: MIT License",

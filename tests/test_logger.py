@@ -58,3 +58,39 @@ def test_quiet_console_shows_only_warnings(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "shown warning" in err and "hidden message" not in err
     assert "hidden message" in (tmp_path / "console.log").read_text()
+
+
+def test_progress_lines_when_bars_are_off(tmp_path, capsys):
+    log = RunLogger(tmp_path, tensorboard=False, progress=False)
+    with log.scope("search"):
+        bar = log.progress(range(3), total=3, desc="child_1 epoch 1/2", every_s=1e-9)
+        for step in bar:
+            bar.set_stats(loss=1.0 / (step + 1), images_per_s=100.0)
+    log.close()
+    lines = [r for r in read_events(tmp_path) if r["kind"] == "progress"]
+    assert [r["fields"]["message"] for r in lines] == [f"child_1 epoch 1/2 step {n}/3" for n in (1, 2, 3)]
+    assert lines[-1]["data"]["loss"] == 1 / 3 and lines[-1]["data"]["images_per_s"] == 100.0
+    err = capsys.readouterr().err
+    assert "[search] progress child_1 epoch 1/2 step 2/3 loss=0.5 images_per_s=100" in err
+    assert "step 3/3" in (tmp_path / "console.log").read_text()
+
+
+def test_progress_lines_respect_interval_and_quiet(tmp_path, capsys):
+    log = RunLogger(tmp_path, tensorboard=False, progress=False, quiet=True)
+    assert list(log.progress(range(5), total=5, desc="x", every_s=1e-9)) == [0, 1, 2, 3, 4]
+    assert list(log.progress(range(5), total=5, desc="y", every_s=3600)) == [0, 1, 2, 3, 4]
+    log.close()
+    assert "progress" not in capsys.readouterr().err  # quiet: nothing below warnings on the console
+    messages = [r["fields"]["message"] for r in read_events(tmp_path) if r["kind"] == "progress"]
+    assert len(messages) == 5 and all(m.startswith("x ") for m in messages)  # y: interval never reached
+
+
+def test_job_logger_level_shows_progress_not_metrics(tmp_path, capsys):
+    log = RunLogger(tmp_path, tensorboard=False, progress=False, level="progress")
+    log.metrics({"train/loss": 0.5}, step=1)
+    for _ in log.progress(range(2), total=2, desc="job", every_s=1e-9):
+        pass
+    log.warning("a warning")
+    log.close()
+    err = capsys.readouterr().err
+    assert "progress job step 2/2" in err and "a warning" in err and "train/loss" not in err

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from archai.common.checkpoint import load_checkpoint
 from archai.common.logger import RunLogger, read_events
@@ -62,6 +63,24 @@ def test_small_cnn_learns_on_bundled_set(loaders, tmp_path):
     epochs = [e for e in read_events(tmp_path) if e["kind"] == "metrics" and "val/top1" in e.get("data", {})]
     assert [e["fields"]["epoch"] for e in epochs] == [1, 2, 3]
     assert any((tmp_path / "tb").iterdir())
+
+
+def test_progress_lines_report_loss_and_speed(tmp_path):
+    log = RunLogger(tmp_path, console=False, tensorboard=False, progress=False)
+    data = TensorDataset(torch.randn(64, 4), torch.randint(0, 2, (64,)))
+    conf = trainer_conf(epochs=2, log_every_steps=0, progress_every_s=1e-9)
+    Trainer(torch.nn.Linear(4, 2), conf, device="cpu", logger=log, scope="child_7").fit(
+        DataLoader(data, batch_size=16)
+    )
+    log.close()
+    lines = [e for e in read_events(tmp_path) if e["kind"] == "progress"]
+    assert [e["fields"]["message"] for e in lines[-4:]] == [
+        f"child_7 epoch 2/2 step {n}/4" for n in (1, 2, 3, 4)
+    ]
+    assert all(
+        e["scope"] == "child_7" and e["data"]["loss"] > 0 and e["data"]["images_per_s"] > 0 for e in lines
+    )
+    assert len(lines) == 8  # none when progress_every_s is 0 (the other tests)
 
 
 class CrashBeforeEpoch(TrainerHook):

@@ -25,11 +25,13 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-_LEVELS = {"debug": 10, "info": 20, "metrics": 20, "warning": 30, "error": 40}
+# "progress" sits between info and warning so that a job's logger can show its heartbeat lines
+# (and warnings) on the console without its per-epoch metrics.
+_LEVELS = {"debug": 10, "info": 20, "metrics": 20, "progress": 25, "warning": 30, "error": 40}
 
 
 def _jsonable(value: Any) -> Any:
@@ -191,13 +193,23 @@ class RunLogger:
 
     # ------------------------------------------------------------------ progress
 
-    def progress(self, iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterable[T]:
-        """Wraps ``iterable`` in a tqdm bar when progress bars are on; else returns it as is."""
-        if not self.show_progress:
-            return iterable
-        from tqdm import tqdm
+    def progress(
+        self, iterable: Iterable[T], *, total: int | None = None, desc: str = "", every_s: float = 0.0
+    ) -> Progress[T]:
+        """Wraps ``iterable`` for progress reports: a tqdm bar when bars are on, else (when
+        ``every_s`` > 0) a ``progress`` line every ``every_s`` seconds on the console and in
+        ``console.log``, so that a slow run and a stuck one look different in CI or under nohup.
+        Report figures (loss, images/s) with :meth:`Progress.set_stats`.
 
-        return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+        Example:
+            >>> log = RunLogger(None, console=False)
+            >>> bar = log.progress(range(3), total=3, desc="train 1/2", every_s=30)
+            >>> for step in bar:
+            ...     bar.set_stats(loss=0.5)
+            >>> bar.n
+            3
+        """
+        return Progress(self, iterable, total=total, desc=desc, every_s=every_s)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -219,6 +231,59 @@ class RunLogger:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class Progress(Generic[T]):
+    """An iterable that reports how far a loop has got (see :meth:`RunLogger.progress`)."""
+
+    def __init__(
+        self, logger: RunLogger, iterable: Iterable[T], *, total: int | None, desc: str, every_s: float
+    ) -> None:
+        self.logger, self.iterable, self.total, self.desc = logger, iterable, total, desc
+        self.every_s = float(every_s)
+        self.n = 0
+        self.stats: dict[str, Any] = {}
+        self._bar = None
+        if logger.show_progress:
+            from tqdm import tqdm
+
+            self._bar = tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+    def set_stats(self, **stats: Any) -> None:
+        """The latest figures of the loop (e.g. ``loss=0.41, images_per_s=812``), shown in the
+        bar or in the next progress line."""
+        self.stats = stats
+        if self._bar is not None:
+            self._bar.set_postfix({k: _short(v) for k, v in stats.items()}, refresh=False)
+
+    def __iter__(self) -> Iterator[T]:
+        if self._bar is not None:
+            for item in self._bar:
+                yield item
+                self.n += 1
+            return
+        start = last = time.monotonic()
+        for item in self.iterable:
+            yield item
+            self.n += 1
+            now = time.monotonic()
+            if self.every_s > 0 and now - last >= self.every_s:
+                last = now
+                self.report(now - start)
+
+    def report(self, seconds: float) -> None:
+        """Writes one ``progress`` line: where the loop is, its figures and the time spent."""
+        of = f"/{self.total}" if self.total is not None else ""
+        self.logger.event(
+            "progress",
+            level="progress",
+            data={**self.stats, "seconds": round(seconds, 1)},
+            message=f"{self.desc} step {self.n}{of}",
+        )
+
+
+def _short(value: Any) -> Any:
+    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def read_events(path: str | Path) -> list[dict]:

@@ -28,7 +28,7 @@ from archai.nas.evaluator import evaluate_final
 from archai.nas.executor import make_executor
 from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
 from archai.nas.pareto import candidate_records, front_from_conf
-from archai.nas.searcher import SEARCHERS, RunContext, Searcher, SearchResult
+from archai.nas.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
 
 SUMMARY_KEYS = (
     "algo",
@@ -147,12 +147,7 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
         torch.set_num_threads(int(conf.common.num_threads))
     c = conf.common
     with (
-        RunLogger(
-            run_dir,
-            quiet=bool(c.quiet),
-            tensorboard=bool(c.tensorboard),
-            progress=c.progress if c.progress == "auto" else c.progress in ("true", True),
-        ) as log,
+        RunLogger(run_dir, tensorboard=bool(c.tensorboard), **console_settings(c)) as log,
         make_executor(conf.executor) as executor,
     ):
         ctx = RunContext(conf, algo, run_dir, log, executor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -42,6 +42,7 @@ class TrainJob:
     save_weights: bool = False  # keep the trained weights as weights.pt (parents of grown children)
     num_threads: int = 0
     tensorboard: bool = False
+    console: dict = field(default_factory=dict)  # RunLogger's quiet/progress: the run's console settings
 
     def as_args(self) -> tuple:
         return (asdict(self),)
@@ -85,7 +86,7 @@ def run_train_job(job_data: dict) -> dict:
     if job.init_weights:
         warm_start(model, job.init_weights)
     loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
-    with RunLogger(job_dir, console=False, tensorboard=job.tensorboard) as log:
+    with RunLogger(job_dir, level="progress", tensorboard=job.tensorboard, **job.console) as log:
         trainer = Trainer(
             model,
             job.trainer,

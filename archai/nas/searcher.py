@@ -163,8 +163,15 @@ class RunContext:
             seed=self.seed,
             device=str(self.conf.common.device),
             num_threads=int(self.conf.common.num_threads),
+            console=console_settings(self.conf.common),
             **kw,
         )
+
+
+def console_settings(common: Config) -> dict[str, Any]:
+    """:class:`RunLogger`'s console arguments (``quiet``, ``progress``) for ``common``'s settings."""
+    progress = common.progress if common.progress == "auto" else common.progress in ("true", True)
+    return {"quiet": bool(common.quiet), "progress": progress}
 
 
 class Searcher:

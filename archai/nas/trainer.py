@@ -47,6 +47,31 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     return torch.device(name)
 
 
+def resolve_memory_format(channels_last: bool | None, device: torch.device) -> torch.memory_format:
+    """The memory format of models and input batches for the ``trainer.channels_last`` setting.
+
+    ``None`` (the default) chooses per device: channels-last on CUDA, where NHWC convolutions
+    are the fast path (tensor cores, AMP), and the contiguous NCHW format on the CPU. On the
+    CPU channels-last is an opt-in: it speeds the depthwise and pooling ops up on AVX-512, but
+    oneDNN's AVX2 kernels (most laptops) can stall for minutes in the backward pass of a strided
+    1x1 convolution whose output is concatenated (see ``docs/performance.md``). The choice
+    never depends on the CPU's instruction set, so a run behaves the same on every machine.
+
+    Example:
+        >>> resolve_memory_format(None, torch.device("cpu")) == torch.contiguous_format
+        True
+        >>> resolve_memory_format(True, torch.device("cpu")) == torch.channels_last
+        True
+    """
+    if channels_last is None:
+        channels_last = device.type == "cuda"
+    if not isinstance(channels_last, bool):
+        raise ValueError(
+            f"trainer.channels_last must be true, false or null (per device), not {channels_last!r}"
+        )
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 def trainer_conf(**overrides: Any) -> Config:
     """The ``trainer`` section of ``confs/base.yaml`` with ``overrides`` applied and validated.
 
@@ -136,7 +161,7 @@ class Trainer:
     ) -> None:
         self.conf = conf
         self.device = resolve_device(device)
-        self.memory_format = torch.channels_last if conf["channels_last"] else torch.contiguous_format
+        self.memory_format = resolve_memory_format(conf["channels_last"], self.device)
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.epochs = int(conf["epochs"])
         if params is None:
@@ -306,7 +331,8 @@ class Trainer:
         loss_m, top1_m, top5_m = RunningMean(), RunningMean(), RunningMean()
         n_images, start = 0, time.perf_counter()
         total = len(loader) if hasattr(loader, "__len__") else None
-        for step, (x, y) in enumerate(self._progress(loader, total, epoch)):
+        progress = self._progress(loader, total, epoch)
+        for step, (x, y) in enumerate(progress):
             x, y = self.to_device(x), y.to(self.device, non_blocking=True)
             batch = (x, y)
             for h in self.hooks:
@@ -344,6 +370,9 @@ class Trainer:
             self.global_step += 1
             for h in self.hooks:
                 h.after_step(self, step, batch, loss_value)
+            if progress is not loader:
+                elapsed = time.perf_counter() - start
+                progress.set_stats(loss=loss_m.mean, images_per_s=n_images / elapsed if elapsed > 0 else 0.0)
             if self.logger is not None and every > 0 and self.global_step % every == 0:
                 self.logger.metrics(
                     {"step/loss": loss_m.mean, "step/top1": top1_m.mean, "step/lr": lr},
@@ -364,4 +393,9 @@ class Trainer:
     def _progress(self, loader: Iterable, total: int | None, epoch: int) -> Iterable:
         if self.logger is None:
             return loader
-        return self.logger.progress(loader, total=total, desc=f"{self.scope} {epoch + 1}/{self.epochs}")
+        return self.logger.progress(
+            loader,
+            total=total,
+            desc=f"{self.scope} epoch {epoch + 1}/{self.epochs}",
+            every_s=float(self.conf["progress_every_s"]),
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from archai.algos.petridish.space import candidate_desc, child_desc, child_init_state, select_pairs
@@ -44,6 +44,7 @@ class CandidateJob:
     seed: int = 0
     device: str = "auto"
     num_threads: int = 0
+    console: dict = field(default_factory=dict)
 
     def as_args(self) -> tuple:
         return (asdict(self),)
@@ -61,7 +62,7 @@ def run_candidate_job(job_data: dict) -> dict:
     net = Supernet(candidate_desc(parent, job.primitives), weighting="linear")
     warm_start(net.model, job.parent_weights)
     loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
-    with RunLogger(job_dir, console=False, tensorboard=False) as log:
+    with RunLogger(job_dir, level="progress", tensorboard=False, **job.console) as log:
         trainer = Trainer(
             net,
             job.trainer,

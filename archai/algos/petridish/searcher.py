@@ -199,6 +199,7 @@ class PetridishSearcher(Searcher):
                     seed=base.seed + 1000 * (first + i),  # a parent grown twice explores two initialisations
                     device=base.device,
                     num_threads=base.num_threads,
+                    console=base.console,
                 ).as_args()
             )
         results = ctx.executor.map(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
