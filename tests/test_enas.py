@@ -134,3 +134,53 @@ def test_enas_resume_restores_controller_child_and_baseline(tmp_path):
     for a, b in zip(ref_ctrl.parameters(), ctrl.parameters()):
         assert torch.equal(a, b)
     assert ref.hooks[0].reinforce.baseline == resumed.hooks[0].reinforce.baseline
+
+
+PRIOR = dict(op_prior=[10.0, 10.0, 0.0, 0.0, 0.0], normal_op_bias=[0.25, 0.25, -0.25, -0.25, -0.25])
+
+
+def test_controller_starts_from_the_published_op_prior():
+    # the published micro controller: sep convs 0.315 each (others 0.123) in normal cells,
+    # 0.254 (others 0.164) in reduction cells, before any update
+    torch.manual_seed(0)
+    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=2, **PRIOR)
+    seen = []
+    pick = ctrl._pick
+
+    def record(logits, greedy):
+        seen.append(torch.softmax(logits.detach(), -1))
+        return pick(logits, greedy)
+
+    ctrl._pick = record
+    with torch.no_grad():
+        ctrl()
+    op_probs = [p for p in seen if len(p) == len(ENAS_PRIMITIVES)]  # index picks have 2..3 entries
+    normal, reduction = op_probs[:4], op_probs[4:]
+    expected_normal = torch.tensor([0.315, 0.315, 0.123, 0.123, 0.123])
+    expected_reduction = torch.tensor([0.254, 0.254, 0.164, 0.164, 0.164])
+    for p in normal:
+        assert torch.allclose(p, expected_normal, atol=0.02), p
+    for p in reduction:
+        assert torch.allclose(p, expected_reduction, atol=0.02), p
+    assert ctrl.op_bias.requires_grad and not any(n == "normal_op_bias" for n, _ in ctrl.named_parameters())
+    with pytest.raises(ValueError, match="op_prior has 2 values for 5 primitives"):
+        Controller(ENAS_PRIMITIVES, n_nodes=2, op_prior=[1.0, 2.0])
+
+
+def test_derive_scores_every_sample_on_the_same_data():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    net = child().train()
+    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=2, **PRIOR)
+    data = TensorDataset(torch.randn(96, 1, 12, 12), torch.randint(0, 10, (96,)))
+    hook = EnasHook(net, Reinforce(ctrl), DataLoader(data, batch_size=32, shuffle=True), steps=1, seed=0)
+    trainer = Trainer(net, trainer_conf(epochs=1, log_every_steps=0), device="cpu")
+    hook.restart_validation(-1)
+    batches = [hook._val_batch(trainer) for _ in range(2)]
+    with torch.no_grad():
+        archs = [ctrl().arch for _ in range(6)]
+    forward = [hook.reward(trainer, a, batches) for a in archs]
+    backward = [hook.reward(trainer, a, batches) for a in reversed(archs)][::-1]
+    assert forward == backward  # the same score whatever the order: the same data for every sample
+    assert len(set(forward)) > 1  # and the scores do tell architectures apart

@@ -21,6 +21,7 @@ from archai.algos.petridish.space import (
 from archai.nas.jobs import warm_start
 from archai.nas.model import build_model
 from archai.nas.supernet import Supernet
+from archai.nas.trainer import trainer_conf
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIMS = ["sep_conv_3x3", "max_pool_3x3", "skip_connect"]
@@ -218,3 +219,52 @@ def test_petridish_on_ray(tmp_path):
     _, err = p.communicate(timeout=600)
     assert p.returncode == 0, err[-3000:]
     assert len(_pool(tmp_path / "ray")) >= 4
+
+
+def _candidate_job(tmp_path, primitives, **kw):
+    from archai.algos.petridish.jobs import CandidateJob
+
+    parent = build_model(parent_desc())
+    return CandidateJob(
+        name="child_000_candidates",
+        parent_desc=parent_desc().to_data(),
+        parent_weights=str(_saved(parent, tmp_path)),
+        dataset={"name": "fashion_mnist_mini", "dataroot": None, "download": False},
+        loader={
+            "batch_size": 32,
+            "eval_batch_size": 256,
+            "val_fraction": 0.2,
+            "train_limit": 480,
+            "test_limit": 64,
+            "augment": False,
+            "cutout": 0,
+            "num_workers": 0,
+            "pin_memory": False,
+        },
+        trainer=trainer_conf(epochs=4, log_every_steps=0, progress_every_s=0.0).to_dict(),
+        job_dir=str(tmp_path / "job"),
+        primitives=primitives,
+        seed=3,
+        device="cpu",
+        **kw,
+    )
+
+
+def test_candidate_phase_trains_the_alphas_and_selects_the_useful_op(tmp_path):
+    # 'none' outputs zeros: its weights get no gradient from the loss, only from the L1 penalty,
+    # so a trained candidate phase must rank a sep_conv pair first. Untrained weights (their
+    # random start) would rank the pairs by noise.
+    from archai.algos.petridish.jobs import run_candidate_job
+    from archai.common.seeding import seed_everything
+
+    prims = ["none", "sep_conv_3x3"]
+    job = _candidate_job(tmp_path, prims, top_k=1, l1_weight=1e-2)
+    seed_everything(job.seed)  # the job's own seeding: the same initial alphas as inside it
+    start = Supernet(candidate_desc(parent_desc(), prims), alpha_init=job.alpha_init, weighting="linear")
+    result = run_candidate_job(job.as_args()[0])
+    for kind, trained in result["alphas"].items():
+        trained, initial = torch.tensor(trained), start.alphas[kind].detach()
+        assert not torch.allclose(trained, initial, atol=1e-4), kind  # the alphas moved
+        assert (trained[:, 0].abs() < initial[:, 0].abs()).all(), kind  # none: only L1, shrinks
+        assert trained[:, 1].abs().max() > 2 * trained[:, 0].abs().max(), kind
+        assert [op for _, op in result["selection"][kind]] == ["sep_conv_3x3"], kind

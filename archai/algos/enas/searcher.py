@@ -5,7 +5,7 @@ sampled from the controller (a trainer hook's ``before_step``); then the control
 ``controller_steps`` REINFORCE updates of ``samples_per_update`` architectures each, rewarded by
 the child's accuracy on a validation batch with the shared weights (``after_epoch``). Controller,
 its optimizer and baseline are saved in the trainer's checkpoint, so resume is exact. Derive:
-sample ``derive_samples`` architectures, score each on a validation batch, keep the best.
+sample ``derive_samples`` architectures, score each on the same validation batches, keep the best.
 """
 
 from __future__ import annotations
@@ -58,12 +58,17 @@ class EnasHook(TrainerHook):
             x, y = next(self._val_iter)
         return trainer.to_device(x), y.to(trainer.device)
 
-    def reward(self, trainer: Trainer, arch) -> float:
-        """Accuracy of ``arch`` with the shared weights on the next validation batch."""
-        x, y = self._val_batch(trainer)
+    def reward(self, trainer: Trainer, arch, batches=None) -> float:
+        """Accuracy of ``arch`` with the shared weights on the next validation batch, or on
+        ``batches`` (a list of device batches) when given."""
+        batches = batches if batches is not None else [self._val_batch(trainer)]
         self.child.arch = arch
+        correct = total = 0
         with torch.no_grad(), frozen_bn_stats(self.child):
-            return topk_correct(self.child(x), y, (1,))[0] / len(y)
+            for x, y in batches:
+                correct += topk_correct(self.child(x), y, (1,))[0]
+                total += len(y)
+        return correct / total
 
     def after_epoch(self, trainer: Trainer, epoch: int, metrics: dict) -> None:
         self.restart_validation(epoch)
@@ -120,6 +125,8 @@ class EnasSearcher(Searcher):
             tanh_constant=float(c.tanh_constant),
             op_tanh_reduce=float(c.op_tanh_reduce),
             temperature=c.temperature,
+            op_prior=list(c.op_prior),
+            normal_op_bias=list(c.normal_op_bias),
         )
         reinforce = Reinforce(
             controller,
@@ -143,13 +150,17 @@ class EnasSearcher(Searcher):
         return self._derive(trainer, hook, args, int(conf.derive_samples))
 
     def _derive(self, trainer: Trainer, hook: EnasHook, args: dict, n: int) -> SearchResult:
+        """Samples ``n`` architectures and scores each on the same ``derive_batches`` validation
+        batches (the published code drew a new batch per sample: batch-to-batch noise then
+        decides between close architectures)."""
         torch.manual_seed(self.ctx.seed + 3)
         hook.restart_validation(-1)
+        batches = [hook._val_batch(trainer) for _ in range(max(1, int(self.conf.derive_batches)))]
         scored = []
         with torch.no_grad():
             for _ in range(n):
                 arch = hook.reinforce.controller().arch
-                scored.append((hook.reward(trainer, arch), arch))
+                scored.append((hook.reward(trainer, arch, batches), arch))
         candidates = []
         for i, (score, arch) in enumerate(sorted(scored, key=lambda t: -t[0])):
             desc = TemplateBuilder(

@@ -41,6 +41,7 @@ class CandidateJob:
     primitives: list
     top_k: int = 3
     l1_weight: float = 1e-3
+    alpha_init: float = 0.1
     seed: int = 0
     device: str = "auto"
     num_threads: int = 0
@@ -59,7 +60,7 @@ def run_candidate_job(job_data: dict) -> dict:
         return done
     device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads)
     parent = ModelDesc.from_data(job.parent_desc)
-    net = Supernet(candidate_desc(parent, job.primitives), weighting="linear")
+    net = Supernet(candidate_desc(parent, job.primitives), alpha_init=job.alpha_init, weighting="linear")
     warm_start(net.model, job.parent_weights)
     loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
     with RunLogger(job_dir, level="progress", tensorboard=False, **job.console) as log:
@@ -67,6 +68,7 @@ def run_candidate_job(job_data: dict) -> dict:
             net,
             job.trainer,
             device=device,
+            params=net.parameters(),  # alphas and weights trained together by one optimizer
             hooks=[L1Penalty(net, job.l1_weight)],
             checkpoint_path=job_dir / "checkpoint.pt",
             seed=job.seed,

@@ -196,6 +196,7 @@ class PetridishSearcher(Searcher):
                     primitives=list(conf.primitives),
                     top_k=int(conf.top_k),
                     l1_weight=float(conf.l1_weight),
+                    alpha_init=float(conf.alpha_init),
                     seed=base.seed + 1000 * (first + i),  # a parent grown twice explores two initialisations
                     device=base.device,
                     num_threads=base.num_threads,
