@@ -135,3 +135,27 @@ def test_meta_survives_json(tmp_path):
 def test_cell_desc_edge_types():
     c = CellDesc("normal", 4, [NodeDesc([EdgeDesc(OpDesc("none"), 0)])], [2])
     assert CellDesc.from_data(c.to_data(), "c") == c
+
+
+def test_stem_stride_halves_the_resolution_and_loads_from_older_files():
+    import torch
+
+    from archai.nas.cost import count_macs
+
+    plain = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=8, n_cells=5, in_channels=1, image_size=28)
+    strided = genotype_to_desc(
+        GENOTYPES["DARTS_V2"], init_channels=8, n_cells=5, in_channels=1, image_size=28, stem_stride=2
+    )
+    m1, m2 = build_model(plain), build_model(strided)
+    assert sum(p.numel() for p in m1.parameters()) == sum(p.numel() for p in m2.parameters())
+    x = torch.randn(2, 1, 28, 28)
+    assert m2.stem(x).shape[-1] == 14 and m1.stem(x).shape[-1] == 28
+    assert m2(x).shape == (2, 10)
+    ratio = count_macs(m2, (1, 28, 28)) / count_macs(m1, (1, 28, 28))
+    assert 0.2 < ratio < 0.35  # about a quarter of the work
+    assert ModelDesc.from_yaml(strided.to_yaml()).stem_stride == 2
+    older = plain.to_data()
+    del older["stem_stride"]  # files written before the field existed
+    assert ModelDesc.from_data(older).stem_stride == 1
+    with pytest.raises(DescError, match="stem_stride must be 1 or 2"):
+        ModelDesc.from_data({**plain.to_data(), "stem_stride": 3})

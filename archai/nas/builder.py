@@ -30,6 +30,7 @@ class ModelDescBuilder:
         n_cells: int = 8,
         n_nodes: int = 4,
         stem_multiplier: int = 3,
+        stem_stride: int = 1,
         aux_head: bool = False,
         skeleton: str = "darts",
         in_channels: int = 3,
@@ -43,6 +44,7 @@ class ModelDescBuilder:
         self.n_cells = n_cells
         self.n_nodes = n_nodes
         self.stem_multiplier = stem_multiplier
+        self.stem_stride = stem_stride
         self.aux_head = aux_head
         self.skeleton = skeleton
         self.in_channels = in_channels
@@ -81,6 +83,7 @@ class ModelDescBuilder:
             n_classes=self.n_classes,
             init_channels=self.init_channels,
             stem_multiplier=self.stem_multiplier,
+            stem_stride=self.stem_stride,
             affine=self.affine,
             aux_after=self.aux_position(),
         )
@@ -127,6 +130,7 @@ def expand_cells(desc: ModelDesc, **kw: Any) -> ModelDesc:
         image_size=desc.image_size,
         n_classes=desc.n_classes,
         stem_multiplier=desc.stem_multiplier,
+        stem_stride=desc.stem_stride,
         init_channels=desc.init_channels,
     )
     args.update(kw)

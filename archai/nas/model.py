@@ -183,9 +183,11 @@ class Model(nn.Module):
         else:
             c_stem = C * desc.stem_multiplier if desc.skeleton == "darts" else C
             self.stem = nn.Sequential(
-                nn.Conv2d(c_in, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+                nn.Conv2d(c_in, c_stem, 3, stride=desc.stem_stride, padding=1, bias=False),
+                nn.BatchNorm2d(c_stem),
             )
             c_pp = c_p = c_stem
+            size = -(-size // desc.stem_stride)
             reduction_prev = False
         self.cells = nn.ModuleList()
         self.aux_head = None

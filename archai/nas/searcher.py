@@ -141,6 +141,7 @@ class RunContext:
             n_cells=int(conf.n_cells),
             n_nodes=int(conf.n_nodes),
             stem_multiplier=int(conf.stem_multiplier),
+            stem_stride=int(conf.stem_stride),
             aux_head=bool(conf.aux_head),
             skeleton=str(conf.skeleton),
             in_channels=info.channels,

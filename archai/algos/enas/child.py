@@ -92,12 +92,14 @@ class EnasChild(nn.Module):
         in_channels: int,
         n_classes: int,
         stem_multiplier: int = 3,
+        stem_stride: int = 1,
     ) -> None:
         super().__init__()
         C = init_channels
         c_stem = C * stem_multiplier
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+            nn.Conv2d(in_channels, c_stem, 3, stride=stem_stride, padding=1, bias=False),
+            nn.BatchNorm2d(c_stem),
         )
         reductions = {n_cells // 3, 2 * n_cells // 3} if n_cells >= 3 else set()
         c_pp = c_p = c_stem

@@ -116,6 +116,7 @@ class EnasSearcher(Searcher):
             in_channels=args["in_channels"],
             n_classes=args["n_classes"],
             stem_multiplier=args["stem_multiplier"],
+            stem_stride=args["stem_stride"],
         )
         c = conf.controller
         controller = Controller(
