@@ -94,3 +94,16 @@ def test_job_logger_level_shows_progress_not_metrics(tmp_path, capsys):
     log.close()
     err = capsys.readouterr().err
     assert "progress job step 2/2" in err and "a warning" in err and "train/loss" not in err
+
+
+def test_progress_interval_runs_across_loops(tmp_path):
+    # epochs shorter than the interval are still reported: the clock is the logger's, not the loop's
+    import time
+
+    log = RunLogger(tmp_path, console=False, tensorboard=False, progress=False)
+    log.last_progress = time.monotonic() - 100  # the last line was written 100 s ago
+    for epoch in range(2):
+        list(log.progress(range(3), total=3, desc=f"epoch {epoch + 1}/2", every_s=50))
+    log.close()
+    messages = [r["fields"]["message"] for r in read_events(tmp_path) if r["kind"] == "progress"]
+    assert messages == ["epoch 1/2 step 1/3"]  # due at once, then not again within 50 s

@@ -90,6 +90,7 @@ class RunLogger:
         if progress == "auto":
             progress = sys.stderr.isatty()
         self.show_progress = bool(progress) and not quiet
+        self.last_progress = time.monotonic()  # when the last progress line was written
 
     # ------------------------------------------------------------------ scopes
 
@@ -262,13 +263,14 @@ class Progress(Generic[T]):
                 yield item
                 self.n += 1
             return
-        start = last = time.monotonic()
+        start = time.monotonic()
         for item in self.iterable:
             yield item
             self.n += 1
             now = time.monotonic()
-            if self.every_s > 0 and now - last >= self.every_s:
-                last = now
+            # the interval runs across loops (epochs shorter than it still get reported)
+            if self.every_s > 0 and now - self.logger.last_progress >= self.every_s:
+                self.logger.last_progress = now
                 self.report(now - start)
 
     def report(self, seconds: float) -> None:
