@@ -84,7 +84,7 @@ def run_baseline(name: str, seed: int) -> dict:
     start = time.time()
     trainer = Trainer(
         model,
-        conf.eval.trainer.to_dict() | {"aux_weight": 0.0, "drop_path_prob": 0.0},
+        conf.eval.trainer,
         device="cpu",
         seed=seed,
     )

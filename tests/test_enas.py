@@ -177,7 +177,7 @@ def test_derive_scores_every_sample_on_the_same_data():
     hook = EnasHook(net, Reinforce(ctrl), DataLoader(data, batch_size=32, shuffle=True), steps=1, seed=0)
     trainer = Trainer(net, trainer_conf(epochs=1, log_every_steps=0), device="cpu")
     hook.restart_validation(-1)
-    batches = [hook._val_batch(trainer) for _ in range(2)]
+    batches = [hook.val_batch(trainer) for _ in range(2)]
     with torch.no_grad():
         archs = [ctrl().arch for _ in range(6)]
     forward = [hook.reward(trainer, a, batches) for a in archs]

@@ -50,7 +50,7 @@ class EnasHook(TrainerHook):
             gen.manual_seed(self.seed * 100_003 + epoch + 31)
         self._val_iter = iter(self.val_loader)
 
-    def _val_batch(self, trainer: Trainer):
+    def val_batch(self, trainer: Trainer):
         try:
             x, y = next(self._val_iter)
         except (StopIteration, TypeError):
@@ -61,7 +61,7 @@ class EnasHook(TrainerHook):
     def reward(self, trainer: Trainer, arch, batches=None) -> float:
         """Accuracy of ``arch`` with the shared weights on the next validation batch, or on
         ``batches`` (a list of device batches) when given."""
-        batches = batches if batches is not None else [self._val_batch(trainer)]
+        batches = batches if batches is not None else [self.val_batch(trainer)]
         self.child.arch = arch
         correct = total = 0
         with torch.no_grad(), frozen_bn_stats(self.child):
@@ -156,7 +156,7 @@ class EnasSearcher(Searcher):
         decides between close architectures)."""
         torch.manual_seed(self.ctx.seed + 3)
         hook.restart_validation(-1)
-        batches = [hook._val_batch(trainer) for _ in range(max(1, int(self.conf.derive_batches)))]
+        batches = [hook.val_batch(trainer) for _ in range(max(1, int(self.conf.derive_batches)))]
         scored = []
         with torch.no_grad():
             for _ in range(n):
