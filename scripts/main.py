@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from importlib.metadata import entry_points
 
-from archai.common.config import ConfigError
+from archai.common.errors import UserError
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
@@ -35,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     ap.add_argument(
         "--plugins", default="", help="comma-separated modules to import (they register searchers)"
     )
+    ap.add_argument(
+        "--debug", action="store_true", help="also print the traceback of errors the user can fix"
+    )
     return ap.parse_known_args(argv)
 
 
@@ -44,13 +48,19 @@ def load_plugins(modules: str) -> None:
     for ep in entry_points(group="archai.searchers"):
         ep.load()
     for name in filter(None, (m.strip() for m in modules.split(","))):
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if not e.name or not (name == e.name or name.startswith(e.name + ".")):
+                raise  # the plugin itself imports something missing: a bug with a traceback
+            raise UserError(
+                f"--plugins: no module named '{name}' (is it installed or on PYTHONPATH?)"
+            ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
-    from archai.datasets import DatasetCorruptError, DatasetNotFoundError
-    from archai.nas.experiment import ExperimentOptions, RunFolderError, format_table, run_experiment
+    from archai.nas.experiment import ExperimentOptions, format_table, run_experiment
 
     try:
         load_plugins(args.plugins)
@@ -65,16 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
         )
         summaries = run_experiment(opts)
-    except (
-        ConfigError,
-        RunFolderError,
-        DatasetNotFoundError,
-        DatasetCorruptError,
-        KeyError,
-        ModuleNotFoundError,
-    ) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"main.py: error: {msg}", file=sys.stderr)
+    except UserError as e:  # bad input or damaged state: one line that says what to do
+        if args.debug:
+            traceback.print_exc()
+        print(f"main.py: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     print()
     print(format_table(summaries))

@@ -16,11 +16,12 @@ import json
 import sys
 from pathlib import Path
 
+from archai.common.errors import UserError
 from archai.datasets import DATASETS
 from archai.nas.cost import measure_cost
 from archai.nas.genotypes import GENOTYPES, GenotypeError, genotype_to_desc, parse_genotype
-from archai.nas.model_desc import DescError, ModelDesc
-from archai.nas.nb201 import ArchStringError, arch_to_desc
+from archai.nas.model_desc import ModelDesc
+from archai.nas.nb201 import arch_to_desc
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         desc = resolve_spec(args)
-    except (GenotypeError, ArchStringError, DescError, KeyError) as e:
+        report = measure_cost(
+            desc, latency=args.latency, memory=args.memory, batch_size=args.batch_size, device=args.device
+        )
+    except UserError as e:  # a bad spec, file or op name: one line, not a traceback
         print(f"model_info.py: error: {e}", file=sys.stderr)
         return 2
-    report = measure_cost(
-        desc, latency=args.latency, memory=args.memory, batch_size=args.batch_size, device=args.device
-    )
     out = {
         "spec": args.spec,
         "cells": len(desc.cells),

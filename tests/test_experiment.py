@@ -122,7 +122,7 @@ def test_darts_random_enas_end_to_end(tmp_path, capsys):
             ["--algos", "darts", "--dataset", "cifar10", "--dataroot", "/nonexistent"],
             "cifar10: files not found under /nonexistent",
         ),
-        (["--algos", "darts", "--dataset", "cifar11"], "unknown dataset 'cifar11'; did you mean 'cifar10'"),
+        (["--algos", "darts", "--dataset", "cifar11"], "'cifar11' is not allowed; did you mean 'cifar10'?"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_makes_no_run_folder(tmp_path, capsys, args, message):

@@ -138,6 +138,10 @@ def test_parent_sampling_favours_cheaper_and_less_expanded_models():
 
 
 SMALL = [
+    "--algos.petridish.seeds.n_cells",
+    "[3]",
+    "--algos.petridish.seeds.init_channels",
+    "[4, 8]",
     "--algos.petridish.max_models",
     "4",
     "--algos.petridish.seed_epochs",
@@ -215,7 +219,9 @@ def test_petridish_end_to_end_kill_and_resume(tmp_path):
 
 def test_petridish_on_ray(tmp_path):
     pytest.importorskip("ray")
-    p = _main(tmp_path / "ray", ["--executor.kind", "ray", "--executor.num_cpus", "2"])
+    p = _main(
+        tmp_path / "ray", ["--executor.kind", "ray", "--executor.num_cpus", "2", "--common.num_threads", "1"]
+    )
     _, err = p.communicate(timeout=600)
     assert p.returncode == 0, err[-3000:]
     assert len(_pool(tmp_path / "ray")) >= 4

@@ -9,9 +9,11 @@ from typing import Any
 
 import torch
 
+from archai.common.errors import DamagedStateError
 
-class CheckpointError(RuntimeError):
-    """A checkpoint exists but cannot be read; the message names the file."""
+
+class CheckpointError(DamagedStateError):
+    """A checkpoint exists but cannot be read; the message names the file and the way out."""
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -43,5 +45,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise
     except Exception as e:  # truncated or foreign file
         raise CheckpointError(
-            f"cannot read checkpoint {path}: {type(e).__name__}: {e}. Delete it to start that stage afresh."
+            path,
+            "delete it to start that stage afresh, then --resume",
+            f"{type(e).__name__}: {_first_sentence(e)}",
         ) from e
+
+
+def _first_sentence(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    return text.split(". ")[0]

@@ -38,6 +38,8 @@ from typing import Any
 
 import yaml
 
+from archai.common.errors import UserError
+
 INCLUDE_KEY = "__include__"
 COPY_KEY = "_copy"
 COPY_PREFIX = "_copy:"
@@ -82,7 +84,7 @@ def confs_dir() -> Path:
     )
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file, reference or override is invalid; the message says which key and why."""
 
 

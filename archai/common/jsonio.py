@@ -1,4 +1,20 @@
-"""Writing JSON results: atomically, and with NaN/inf as null so any JSON reader accepts them."""
+"""JSON state files: written atomically with NaN/inf as null (any JSON reader accepts them), read
+back with an error that names a damaged file, and damaged files set aside rather than deleted.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "result.json"
+    >>> _ = write_json(p, {"val_top1": float("nan")})
+    >>> read_json(p, way_out="delete it")
+    {'val_top1': None}
+    >>> _ = p.write_text('{"val_top1": 0.')   # cut in half
+    >>> read_json(p, way_out="delete it")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    archai.common.errors.DamagedStateError: cannot read .../result.json (...); delete it
+    >>> set_aside(p).name
+    'result.json.damaged'
+"""
 
 from __future__ import annotations
 
@@ -7,6 +23,8 @@ import math
 import os
 from pathlib import Path
 from typing import Any
+
+from archai.common.errors import DamagedStateError
 
 
 def json_safe(value: Any) -> Any:
@@ -28,3 +46,22 @@ def write_json(path: str | Path, data: Any) -> Path:
     tmp.write_text(json.dumps(json_safe(data), indent=1, allow_nan=False))
     os.replace(tmp, path)
     return path
+
+
+def read_json(path: str | Path, *, way_out: str) -> Any:
+    """Loads a JSON state file; a file that cannot be parsed raises :class:`DamagedStateError`
+    naming it and ``way_out`` (what the user can do). A missing file raises ``FileNotFoundError``."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise DamagedStateError(path, way_out, f"{type(e).__name__}: {e}") from None
+
+
+def set_aside(path: str | Path) -> Path:
+    """Renames a damaged file to ``NAME.damaged`` (kept for inspection, out of the way of a
+    re-run); returns the new path."""
+    path = Path(path)
+    target = path.with_name(path.name + ".damaged")
+    os.replace(path, target)
+    return target

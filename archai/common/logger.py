@@ -27,7 +27,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from archai.common.errors import UserError
+
 T = TypeVar("T")
+
+# Events that record a result under an identity (a candidate's id, a final training's candidate,
+# a grown child): when a resumed run replays a finished result, the event is written again with
+# ``"replayed": true`` (and kept off the console), so each result is counted once.
+_RESULT_KINDS = {"candidate": "id", "eval_result": "candidate", "grow": "child"}
 
 # "progress" sits between info and warning so that a job's logger can show its heartbeat lines
 # (and warnings) on the console without its per-epoch metrics.
@@ -79,8 +86,10 @@ class RunLogger:
         self._scopes: list[tuple[str, dict]] = []
         self._events = self._console_file = None
         self._tb = None
+        self._recorded: set[tuple[str, str]] = set()  # results logged by earlier sessions
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._recorded = _recorded_results(self.run_dir / "events.jsonl")
             self._events = open(self.run_dir / "events.jsonl", "a", buffering=1)
             self._console_file = open(self.run_dir / "console.log", "a", buffering=1)
             if tensorboard:
@@ -103,7 +112,9 @@ class RunLogger:
         try:
             yield self
         except BaseException as e:
-            self.event("error", level="error", message=f"{type(e).__name__}: {e}")
+            # a user error is printed once, as one line, by whoever reports it (the CLI)
+            level = "debug" if isinstance(e, UserError) else "error"
+            self.event("error", level=level, message=f"{type(e).__name__}: {e}")
             raise
         finally:
             self.event("end", level="debug", seconds=round(time.time() - start, 3))
@@ -122,7 +133,15 @@ class RunLogger:
     # ------------------------------------------------------------------ events
 
     def event(self, kind: str, *, level: str = "info", data: Mapping | None = None, **fields: Any):
-        """Writes one structured event; ``fields`` are merged with the enclosing scopes' fields."""
+        """Writes one structured event; ``fields`` are merged with the enclosing scopes' fields.
+
+        A result event (``candidate``, ``eval_result``, ``grow``) whose identity an earlier
+        session of this run already logged gets ``replayed: true`` and stays off the console."""
+        if kind in _RESULT_KINDS and (ident := fields.get(_RESULT_KINDS[kind])) is not None:
+            if (kind, str(ident)) in self._recorded:
+                fields = {**fields, "replayed": True}
+                level = "debug"
+            self._recorded.add((kind, str(ident)))
         record = {
             "time": round(time.time(), 3),
             "scope": self.scope_path,
@@ -288,9 +307,31 @@ def _short(value: Any) -> Any:
     return f"{value:.4g}" if isinstance(value, float) else value
 
 
+def _recorded_results(path: Path) -> set[tuple[str, str]]:
+    """(kind, identity) of the result events already in ``path``; lines that do not parse (a
+    session killed mid-write) are skipped."""
+    out: set[tuple[str, str]] = set()
+    if not path.is_file():
+        return out
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            key = _RESULT_KINDS.get(record["kind"])
+            if key and key in record["fields"]:
+                out.add((record["kind"], str(record["fields"][key])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
 def read_events(path: str | Path) -> list[dict]:
-    """Reads an ``events.jsonl`` file (or the run folder holding one) into a list of dicts."""
+    """Reads an ``events.jsonl`` file (or the run folder holding one) into a list of dicts; a
+    line cut short by a killed process is skipped."""
     path = Path(path)
     if path.is_dir():
         path = path / "events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out

@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from archai.common.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
@@ -41,11 +43,12 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
-        """Returns the object registered as ``name`` or raises a KeyError that suggests one."""
+        """Returns the object registered as ``name`` or raises an :class:`UnknownNameError` (a
+        ``KeyError``) that suggests one."""
         try:
             return self._items[name]
         except KeyError:
-            raise KeyError(self.unknown_message(name)) from None
+            raise UnknownNameError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, list(self._items), n=1)

@@ -84,7 +84,13 @@ class _IdxProvider(DatasetProvider):
                 raise DatasetNotFoundError(f"{self.info.name}: download: true needs dataset.dataroot")
             import torchvision
 
-            getattr(torchvision.datasets, self.torchvision_name)(str(dataroot), download=True)
+            try:
+                getattr(torchvision.datasets, self.torchvision_name)(str(dataroot), download=True)
+            except OSError as e:  # URLError (no network), HTTP errors, a full disk
+                raise DatasetNotFoundError(
+                    f"{self.info.name}: the download into {dataroot} failed ({type(e).__name__}: {e}); "
+                    f"check the network, or put the files there and set dataset.download: false"
+                ) from None
             folder = self._find(dirs)
         if folder is None:
             how = ["set dataset.dataroot to a folder holding the files"]

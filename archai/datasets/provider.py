@@ -9,14 +9,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from archai.common.errors import UserError
 from archai.common.registry import Registry
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """The files of a dataset are not where we looked; the message says where and how to get them."""
 
 
-class DatasetCorruptError(RuntimeError):
+class DatasetCorruptError(UserError, RuntimeError):
     """A dataset file exists but is truncated or fails its checksum."""
 
 

@@ -39,6 +39,11 @@ class _TorchvisionArrays(DatasetProvider):
             return self._read(root, True, download), self._read(root, False, download)
         except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
             raise _missing(self.info.name, root, "files", e) from None
+        except OSError as e:  # download: true without a network (URLError), HTTP errors
+            raise DatasetNotFoundError(
+                f"{self.info.name}: the download into {root} failed ({type(e).__name__}: {e}); check the "
+                f"network, or put the files there and set dataset.download: false"
+            ) from None
 
 
 class _Cifar(_TorchvisionArrays):

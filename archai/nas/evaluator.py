@@ -37,7 +37,7 @@ def evaluate_final(ctx: RunContext, result: SearchResult) -> list[EvalOutcome]:
     jobs = [ctx.train_job(f"eval_{cid}", d, "eval").as_args() for cid, d in zip(chosen, descs)]
     outcomes = []
     for cid, desc, res in zip(
-        chosen, descs, ctx.executor.map(run_train_job, jobs, names=[f"eval_{c}" for c in chosen])
+        chosen, descs, ctx.run_jobs(run_train_job, jobs, names=[f"eval_{c}" for c in chosen])
     ):
         if res.ok:
             ctx.logger.event("eval_result", data=res.value, candidate=cid)

@@ -11,8 +11,6 @@ stopped mid-way continues from its last checkpoint, and a finished job returns i
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +18,15 @@ from typing import Any
 
 import torch
 
+from archai.common.checks import check_values
 from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
-from archai.common.jsonio import json_safe, write_json
+from archai.common.errors import DamagedStateError, UserError
+from archai.common.jsonio import json_safe, read_json, set_aside, write_json
 from archai.common.logger import RunLogger
+from archai.common.runlock import FolderLock
+from archai.common.stopwatch import SavedStopwatch
 from archai.datasets import get_provider
+from archai.nas.conf_rules import value_rules
 from archai.nas.evaluator import evaluate_final
 from archai.nas.executor import make_executor
 from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
@@ -40,10 +43,12 @@ SUMMARY_KEYS = (
     "search_seconds",
     "eval_seconds",
 )
-_RUNTIME_ONLY = {("common", "quiet"), ("common", "progress")}
+# keys that may differ on --resume: console settings, and the folder's own location (a run folder
+# can be moved or copied and resumed where it now is)
+_RUNTIME_ONLY = {("common", "quiet"), ("common", "progress"), ("common", "exp_dir")}
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(UserError, RuntimeError):
     """A run folder already holds work that this command would overwrite."""
 
 
@@ -101,6 +106,9 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
         overrides += ["--common.exp_dir", opts.exp_dir]
     conf = load_config(layers, overrides)
     conf["algos"] = Config({algo: conf.algos[algo]})
+    check_values(conf, value_rules(cls, algo))
+    if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
+        conf.common["num_threads"] = torch.get_num_threads()
     return conf
 
 
@@ -112,6 +120,48 @@ def _diff(a: Any, b: Any, path: tuple = ()) -> list[str]:
                 out += _diff(a.get(k), b.get(k), (*path, k))
         return out
     return [] if a == b else [f"{'.'.join(path)}: {a!r} -> {b!r}"]
+
+
+def _finished_summary(run_dir: Path, notes: list[str]) -> dict | None:
+    """The run's ``summary.json``; one that cannot be read is set aside (the run then finishes
+    again from its saved search result and job results, without training)."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        return read_json(path, way_out="")
+    except DamagedStateError as e:
+        notes.append(f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, rebuilt")
+        return None
+
+
+def _load_search_result(run_dir: Path, notes: list[str]) -> SearchResult | None:
+    """The finished search's result; a ``search_result.json`` that cannot be parsed is set aside
+    and the search runs again (it resumes from its own state, reusing finished jobs)."""
+    path = run_dir / "search_result.json"
+    if not path.is_file():
+        return None
+    try:
+        read_json(path, way_out="")
+    except DamagedStateError as e:
+        notes.append(
+            f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, the search "
+            "resumes from its saved state"
+        )
+        return None
+    return SearchResult.load(run_dir)
+
+
+def _read_timing(path: Path, log: RunLogger) -> dict:
+    """``timing.json`` (seconds per stage); one that cannot be read is set aside and reported."""
+    if not path.is_file():
+        return {}
+    try:
+        return read_json(path, way_out="")
+    except DamagedStateError as e:
+        note = f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, its times are lost"
+        log.event("recovered", level="warning", notes=[note])
+        return {}
 
 
 def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
@@ -126,7 +176,13 @@ def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
                 f"or choose another folder with --exp-dir"
             )
         if saved.is_file():
-            changed = _diff(load_config([saved]).to_dict(), conf.to_dict())
+            try:
+                before = load_config([saved]).to_dict()
+            except ConfigError as e:
+                raise DamagedStateError(
+                    saved, "restore it, or resume with a copy of the folder without it", str(e)
+                ) from None
+            changed = _diff(before, conf.to_dict())
             if changed:
                 raise RunFolderError(
                     f"--resume with settings that differ from the saved run in {run_dir}: "
@@ -136,12 +192,22 @@ def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
     return finished
 
 
+def _make_folder(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(
+            f"cannot create the {what} {path}: {e.strerror or e}; choose another --exp-dir"
+        ) from None
+
+
 def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
     """Search, final training and summary for one algorithm (see the module docstring)."""
     run_dir = Path(conf.common.exp_dir) / algo
-    if prepare_run_dir(run_dir, conf, resume):
-        return json.loads((run_dir / "summary.json").read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []  # damaged state found and repaired, reported once the logger is open
+    if prepare_run_dir(run_dir, conf, resume) and (done := _finished_summary(run_dir, notes)) is not None:
+        return done
+    _make_folder(run_dir, "run folder")
     conf.save(run_dir / "config.yaml")
     if int(conf.common.num_threads) > 0:
         torch.set_num_threads(int(conf.common.num_threads))
@@ -152,18 +218,27 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
     ):
         ctx = RunContext(conf, algo, run_dir, log, executor)
         searcher = SEARCHERS.get(algo)(ctx)
-        timing_path = run_dir / "timing.json"
-        timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+        timing_path = run_dir / "timing.json"  # seconds per stage, summed over sessions
         with log.scope("search", algo=algo):
-            if (run_dir / "search_result.json").is_file():
-                result = SearchResult.load(run_dir)
+            result = _load_search_result(run_dir, notes)
+            for n in notes:
+                log.event("recovered", level="warning", notes=[n])
+            if result is not None:
                 log.info("search already finished; reusing search_result.json")
             else:
-                start = time.time()
-                result = searcher.search()
-                result.save(run_dir)
-                timing["search_seconds"] = time.time() - start
-                write_json(timing_path, timing)
+                with SavedStopwatch(timing_path, "search_seconds") as clock:
+                    result = searcher.search()
+                    result.save(run_dir)
+                if clock.damaged:
+                    log.event(
+                        "recovered",
+                        level="warning",
+                        notes=[
+                            f"{timing_path} could not be read; "
+                            f"kept as {clock.damaged.name}, earlier sessions' time is not counted"
+                        ],
+                    )
+        timing = _read_timing(timing_path, log)
         records = candidate_records(result, algo, run_dir)
         front = front_from_conf(records, conf.pareto)
         front.to_csv(run_dir / "pareto.csv")
@@ -182,10 +257,9 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
         }
         final_desc = best.desc
         if bool(conf.eval.enabled):
-            with log.scope("eval", algo=algo):
-                start = time.time()
+            with log.scope("eval", algo=algo), SavedStopwatch(timing_path, "eval_seconds") as clock:
                 outcomes = evaluate_final(ctx, result)
-                summary["eval_seconds"] = time.time() - start
+            summary["eval_seconds"] = clock.seconds
             good = [o for o in outcomes if o.ok]
             if not good:
                 raise RuntimeError(f"{algo}: every final training failed; see {run_dir / 'events.jsonl'}")
@@ -201,7 +275,8 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
             )
         else:
             summary.update(params=best.metrics.get("params"), macs=best.metrics.get("macs"))
-        summary["final_desc"] = str(final_desc.save(run_dir / "final_desc.yaml"))
+        final_desc.save(run_dir / "final_desc.yaml")
+        summary["final_desc"] = "final_desc.yaml"  # relative to the run folder (which can move)
         try:
             summary["genotype"] = format_genotype(desc_to_genotype(final_desc))
         except (GenotypeError, StopIteration):
@@ -250,12 +325,12 @@ def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
     for conf in confs.values():  # a missing dataset is reported before any run folder is made
         d = conf.dataset
         get_provider(d.name).check(Path(d.dataroot) if d.dataroot else None, bool(d.download))
-    summaries = []
-    for algo in opts.algos:
-        summaries.append(run_algo(algo, confs[algo], opts.resume))
     exp_dir = Path(confs[opts.algos[0]].common.exp_dir)
-    write_json(exp_dir / "summary.json", summaries)
-    write_combined_front(exp_dir, confs[opts.algos[0]].pareto)
+    _make_folder(exp_dir, "experiment folder")
+    with FolderLock(exp_dir):  # one live process per experiment folder
+        summaries = [run_algo(algo, confs[algo], opts.resume) for algo in opts.algos]
+        write_json(exp_dir / "summary.json", summaries)
+        write_combined_front(exp_dir, confs[opts.algos[0]].pareto)
     return summaries
 
 

@@ -18,6 +18,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from archai.common.errors import UserError
 from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 
 Pairs = list[tuple[str, int]]
@@ -42,7 +43,7 @@ class Genotype:
         return hash((self.normal, tuple(self.normal_concat), self.reduce, tuple(self.reduce_concat)))
 
 
-class GenotypeError(ValueError):
+class GenotypeError(UserError, ValueError):
     """A genotype string or record is malformed."""
 
 

@@ -4,19 +4,25 @@ A job gets plain data only (a description as a dict, config sections, paths), so
 same in-process or on a Ray worker. It works in its own folder: ``checkpoint.pt`` after every
 epoch (a re-run resumes from it), ``events.jsonl``, and ``result.json`` when done (a re-run
 returns it without training again).
+
+Damaged state never turns a finished job into a failure: a ``result.json``, ``checkpoint.pt``
+or ``weights.pt`` that cannot be read is set aside as ``NAME.damaged`` and the job is trained
+again from its inputs (from its last readable checkpoint, else from the start). The returned
+metrics then carry ``recovered``: what was damaged and what was done, which the run logs.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from archai.common.checkpoint import load_checkpoint, save_checkpoint
-from archai.common.jsonio import json_safe, write_json
+from archai.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from archai.common.errors import DamagedStateError
+from archai.common.jsonio import json_safe, read_json, set_aside, write_json
 from archai.common.logger import RunLogger
 from archai.common.seeding import seed_everything
 from archai.datasets import build_loaders
@@ -59,28 +65,87 @@ def warm_start(model: torch.nn.Module, weights_path: str | Path) -> list[str]:
     return [k for k in own if k not in copied]
 
 
-def finished_result(job_dir: str | Path) -> dict | None:
-    """The saved ``result.json`` of a job that already finished, else None."""
+def finished_result(
+    job_dir: str | Path, notes: list[str] | None = None, needs: Sequence[str] = ()
+) -> dict | None:
+    """The saved ``result.json`` of a job that already finished, else None.
+
+    A ``result.json`` that cannot be parsed, or whose job lacks a readable file of ``needs``
+    (e.g. ``weights.pt``), is set aside and None is returned so the job runs again; ``notes``
+    receives what was done."""
     path = Path(job_dir) / "result.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        result = read_json(path, way_out="")
+    except DamagedStateError as e:
+        _note(
+            notes,
+            f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, the job runs again",
+        )
+        return None
+    for name in needs:
+        need = Path(job_dir) / name
+        if readable_checkpoint(need, notes):
+            continue
+        _note(notes, f"{need} is missing or unreadable; the finished job runs again to rebuild it")
+        set_aside(path)
+        return None
+    return result
 
 
-def prepare_job(job_dir: str | Path, *, seed: int, device: str, num_threads: int) -> torch.device:
-    """Common start of every job: its folder, thread count, seeds; returns the device."""
+def readable_checkpoint(path: str | Path, notes: list[str] | None = None) -> bool:
+    """True if ``path`` loads; a file that exists but cannot be read is set aside (noted)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        load_checkpoint(path)
+        return True
+    except CheckpointError as e:
+        _note(notes, f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}")
+        return False
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None:
+        notes.append(" ".join(text.split()))
+
+
+def prepare_job(
+    job_dir: str | Path, *, seed: int, device: str, num_threads: int, notes: list[str] | None = None
+) -> torch.device:
+    """Common start of every job: its folder, thread count, seeds; returns the device. A
+    damaged ``checkpoint.pt`` is set aside (the job then trains from the start)."""
     Path(job_dir).mkdir(parents=True, exist_ok=True)
+    ckpt = Path(job_dir) / "checkpoint.pt"
+    if ckpt.is_file() and not readable_checkpoint(ckpt, notes):
+        _note(notes, "training starts from the first epoch")
     if num_threads > 0:
         torch.set_num_threads(num_threads)
     seed_everything(seed)
     return resolve_device(device)
 
 
+def with_notes(result: dict, notes: list[str], log: RunLogger | None = None) -> dict:
+    """``result`` plus ``recovered`` when ``notes`` say that damaged state was repaired."""
+    if not notes:
+        return result
+    if log is not None:
+        for n in notes:
+            log.warning(n)
+    return {**result, "recovered": notes}
+
+
 def run_train_job(job_data: dict) -> dict:
     """Trains ``job_data`` (a :class:`TrainJob` as a dict); returns its metrics."""
     job = TrainJob(**job_data)
     job_dir = Path(job.job_dir)
-    if (done := finished_result(job_dir)) is not None:
+    notes: list[str] = []
+    needs = ["weights.pt"] if job.save_weights else []
+    if (done := finished_result(job_dir, notes, needs)) is not None:
         return done
-    device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads)
+    device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads, notes=notes)
     desc = ModelDesc.from_data(job.desc)
     model = build_model(desc)
     if job.init_weights:
@@ -108,9 +173,10 @@ def run_train_job(job_data: dict) -> dict:
             "macs": count_macs(model, shape),
             "epochs": len(result.history),
             "train_seconds": sum(h["seconds"] for h in result.history),
+            "num_threads": torch.get_num_threads(),
         }
         log.event("result", data=metrics)
-    if job.save_weights:
-        save_checkpoint(model.state_dict(), job_dir / "weights.pt")
-    write_json(job_dir / "result.json", metrics)
-    return json_safe(metrics)
+        if job.save_weights:
+            save_checkpoint(model.state_dict(), job_dir / "weights.pt")
+        write_json(job_dir / "result.json", metrics)
+        return with_notes(json_safe(metrics), notes, log)

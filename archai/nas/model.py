@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from archai.common.errors import UnknownNameError
 from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc
 from archai.nas.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
 
@@ -28,7 +29,7 @@ def default_edge_builder(
 ) -> nn.Module:
     if edge.op.name not in OPS:
         cell, node, e = where
-        raise KeyError(f"cell {cell} node {node} edge {e}: {OPS.unknown_message(edge.op.name)}")
+        raise UnknownNameError(f"cell {cell} node {node} edge {e}: {OPS.unknown_message(edge.op.name)}")
     return make_op(edge.op.name, C, stride, affine)
 
 

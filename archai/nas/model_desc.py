@@ -34,12 +34,14 @@ from typing import Any
 
 import yaml
 
+from archai.common.errors import UserError
+
 FORMAT_VERSION = 1
 CELL_KINDS = ("normal", "reduction", "resblock")
 SKELETONS = ("darts", "imagenet", "nb201")
 
 
-class DescError(ValueError):
+class DescError(UserError, ValueError):
     """A description is malformed; the message names the cell, node or edge at fault."""
 
 

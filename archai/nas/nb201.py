@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 
+from archai.common.errors import UserError
 from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 from archai.nas.ops import NB201_PRIMITIVES
 
 
-class ArchStringError(ValueError):
+class ArchStringError(UserError, ValueError):
     """A NAS-Bench-201 arch string is malformed."""
 
 

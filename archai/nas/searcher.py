@@ -19,6 +19,7 @@ See ``docs/write_a_searcher.md`` for a complete example (a working random search
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,7 +33,7 @@ from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.common.registry import Registry
 from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provider
-from archai.nas.executor import Executor, LocalExecutor
+from archai.nas.executor import Executor, JobResult, LocalExecutor
 from archai.nas.jobs import TrainJob
 from archai.nas.model_desc import ModelDesc
 
@@ -151,6 +152,19 @@ class RunContext:
         args.update(overrides)
         return args
 
+    def run_jobs(
+        self, fn: Callable[..., Any], arg_tuples: Sequence[tuple], names: Sequence[str]
+    ) -> list[JobResult]:
+        """``executor.map`` plus the run's record of repairs: a job that found damaged state and
+        trained again (its result carries ``recovered``) is reported as a ``recovered`` warning
+        on the console and in events.jsonl; the note is removed from the returned value."""
+        results = self.executor.map(fn, arg_tuples, names=names)
+        for r in results:
+            if r.ok and isinstance(r.value, dict) and r.value.get("recovered"):
+                notes = r.value.pop("recovered")
+                self.logger.event("recovered", level="warning", job=r.name, notes=notes)
+        return results
+
     def train_job(self, name: str, desc: ModelDesc, protocol: str = "search", **kw: Any) -> TrainJob:
         """A :class:`TrainJob` for ``desc`` with the ``protocol``'s loader and trainer sections,
         working in ``run_dir/jobs/<name>``."""
@@ -184,6 +198,9 @@ class Searcher:
     """
 
     name: ClassVar[str] = ""
+    #: rules for keys of ``algos.<name>`` (``{"n_samples": Range(1, integer=True)}``), checked
+    #: with :mod:`archai.nas.conf_rules` before a run starts
+    value_checks: ClassVar[dict[str, Any]] = {}
     defaults: ClassVar[dict[str, Any]] = {}
     defaults_file: ClassVar[str | Path | None] = None
     toy_file: ClassVar[str | Path | None] = None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from archai.algos.darts.arch_step import DartsArchStep
 from archai.algos.darts.plots import plot_alphas
+from archai.common.checks import Range
 from archai.common.seeding import seed_everything
+from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.nas.cost import measure_cost
 from archai.nas.genotypes import desc_to_genotype, format_genotype
 from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
@@ -49,6 +51,13 @@ class AlphaLog(TrainerHook):
 class DartsSearcher(Searcher):
     """First- or second-order DARTS over ``algos.darts.primitives``."""
 
+    value_checks = {
+        "order": Range(1, 2, integer=True),
+        "unrolled_r": POSITIVE,
+        "edges_per_node": COUNT,
+        "arch_optimizer.lr": POSITIVE,
+        "arch_optimizer.weight_decay": NON_NEGATIVE,
+    }
     defaults_file = "algos/darts.yaml"
     toy_file = "algos/darts_toy.yaml"
 

@@ -15,9 +15,11 @@ from torch.utils.data import DataLoader
 
 from archai.algos.enas.child import EnasChild, arch_to_cell, frozen_bn_stats
 from archai.algos.enas.controller import Controller, Reinforce
+from archai.common.checks import Range
 from archai.common.metrics import topk_correct
 from archai.common.seeding import seed_everything
 from archai.nas.builder import TemplateBuilder
+from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.nas.cost import measure_cost
 from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
 from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
@@ -99,6 +101,19 @@ class EnasHook(TrainerHook):
 class EnasSearcher(Searcher):
     """ENAS micro search: LSTM controller, REINFORCE, shared weights."""
 
+    value_checks = {
+        "derive_samples": COUNT,
+        "derive_batches": COUNT,
+        "controller.hidden": COUNT,
+        "controller.lr": POSITIVE,
+        "controller.tanh_constant": POSITIVE,
+        "controller.op_tanh_reduce": POSITIVE,
+        "controller.temperature": Range(0, lo_open=True, allow_none=True),
+        "controller.entropy_weight": NON_NEGATIVE,
+        "controller.baseline_decay": Range(0, 1),
+        "controller.steps_per_epoch": COUNT,
+        "controller.samples_per_update": COUNT,
+    }
     defaults_file = "algos/enas.yaml"
     toy_file = "algos/enas_toy.yaml"
 

@@ -10,7 +10,7 @@ from archai.common.checkpoint import save_checkpoint
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.datasets import build_loaders
-from archai.nas.jobs import finished_result, prepare_job, warm_start
+from archai.nas.jobs import finished_result, prepare_job, warm_start, with_notes
 from archai.nas.model import build_model
 from archai.nas.model_desc import ModelDesc
 from archai.nas.supernet import Supernet
@@ -53,12 +53,15 @@ class CandidateJob:
 
 def run_candidate_job(job_data: dict) -> dict:
     """Trains the candidates (resumable), selects the top-k pairs per cell kind, and writes the
-    child's description (``child_desc.yaml``) and initial weights (``child_init.pt``)."""
+    child's description (``child_desc.yaml``) and initial weights (``child_init.pt``); the
+    result names both relative to the job folder (the run folder can move)."""
     job = CandidateJob(**job_data)
     job_dir = Path(job.job_dir)
-    if (done := finished_result(job_dir)) is not None:
+    notes: list[str] = []
+    done = finished_result(job_dir, notes, needs=["child_init.pt"])
+    if done is not None and (job_dir / "child_desc.yaml").is_file():
         return done
-    device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads)
+    device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads, notes=notes)
     parent = ModelDesc.from_data(job.parent_desc)
     net = Supernet(candidate_desc(parent, job.primitives), alpha_init=job.alpha_init, weighting="linear")
     warm_start(net.model, job.parent_weights)
@@ -79,20 +82,21 @@ def run_candidate_job(job_data: dict) -> dict:
         weights = {k: w.cpu() for k, w in net.mixing_weights().items()}
         selection = {kind: select_pairs(w, job.primitives, job.top_k) for kind, w in weights.items()}
         log.event("selection", data={k: [list(p) for p in v] for k, v in selection.items()})
-    child = child_desc(parent, selection)
-    child.meta = {**parent.meta, "grown_with": {k: [list(p) for p in v] for k, v in selection.items()}}
-    child_model = build_model(child)
-    state = {k: v.cpu() for k, v in net.state_dict().items()}
-    save_checkpoint(
-        child_init_state(state, child_model, parent, selection, job.primitives), job_dir / "child_init.pt"
-    )
-    child_path = child.save(job_dir / "child_desc.yaml")
-    result = {
-        "child_desc": str(child_path),
-        "child_init": str(job_dir / "child_init.pt"),
-        "selection": {k: [list(p) for p in v] for k, v in selection.items()},
-        "alphas": {k: w.tolist() for k, w in weights.items()},
-        "parent_val_top1": history.last.get("val/top1"),
-    }
-    write_json(job_dir / "result.json", result)
-    return result
+        child = child_desc(parent, selection)
+        child.meta = {**parent.meta, "grown_with": {k: [list(p) for p in v] for k, v in selection.items()}}
+        child_model = build_model(child)
+        state = {k: v.cpu() for k, v in net.state_dict().items()}
+        save_checkpoint(
+            child_init_state(state, child_model, parent, selection, job.primitives),
+            job_dir / "child_init.pt",
+        )
+        child.save(job_dir / "child_desc.yaml")
+        result = {
+            "child_desc": "child_desc.yaml",
+            "child_init": "child_init.pt",
+            "selection": {k: [list(p) for p in v] for k, v in selection.items()},
+            "alphas": {k: w.tolist() for k, w in weights.items()},
+            "parent_val_top1": history.last.get("val/top1"),
+        }
+        write_json(job_dir / "result.json", result)
+        return with_notes(result, notes, log)

@@ -17,8 +17,11 @@ from pathlib import Path
 
 from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
 from archai.algos.petridish.space import SeedBuilder
-from archai.common.jsonio import write_json
-from archai.nas.jobs import run_train_job
+from archai.common.checks import Each, OneOf
+from archai.common.errors import DamagedStateError
+from archai.common.jsonio import read_json, set_aside, write_json
+from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
+from archai.nas.jobs import readable_checkpoint, run_train_job
 from archai.nas.model_desc import ModelDesc
 from archai.nas.pareto import Objective, ParetoFront
 from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
@@ -36,6 +39,23 @@ def _rng_from_json(data: list) -> tuple:
 class PetridishSearcher(Searcher):
     """Forward search with warm-started children and an epsilon band around the convex hull."""
 
+    value_checks = {
+        "top_k": COUNT,
+        "l1_weight": NON_NEGATIVE,
+        "alpha_init": POSITIVE,
+        "epsilon": NON_NEGATIVE,
+        "cost": OneOf(lambda: ("macs", "params")),
+        "seeds.n_cells": Each(COUNT, min_len=1),
+        "seeds.init_channels": Each(COUNT, min_len=1),
+        "seeds.n_nodes": Each(COUNT, min_len=1),
+        "seed_epochs": COUNT,
+        "candidate_epochs": COUNT,
+        "child_epochs": COUNT,
+        "parents_per_round": COUNT,
+        "max_models": COUNT,
+        "max_macs": POSITIVE,
+        "max_seconds": NON_NEGATIVE,
+    }
     defaults_file = "algos/petridish.yaml"
     toy_file = "algos/petridish_toy.yaml"
 
@@ -49,37 +69,61 @@ class PetridishSearcher(Searcher):
         write_json(self.state_path, {**state, "rng": _rng_to_json(rng.getstate())})
 
     def _load(self, rng: random.Random) -> dict | None:
-        import json
-
+        """The saved state, or None to start from the seeds. A state file that cannot be read is
+        set aside: the search then replays from the start, every finished job returning its
+        saved result, so it reaches the same pool without training again."""
         if not self.state_path.is_file():
             return None
-        state = json.loads(self.state_path.read_text())
-        rng.setstate(_rng_from_json(state.pop("rng")))
+        try:
+            state = read_json(self.state_path, way_out="")
+            rng.setstate(_rng_from_json(state.pop("rng")))
+        except (DamagedStateError, KeyError, TypeError, ValueError, IndexError) as e:
+            moved = set_aside(self.state_path)
+            reason = e.reason if isinstance(e, DamagedStateError) else f"{type(e).__name__}: {e}"
+            self.log.event(
+                "recovered",
+                level="warning",
+                notes=[
+                    f"{self.state_path} could not be read ({reason}); kept as {moved.name}, the "
+                    "search replays from the seeds (finished jobs are reused)"
+                ],
+            )
+            return None
         self.log.info(f"resumed Petridish after round {state['round']} with {len(state['pool'])} models")
         return state
 
+    def _path(self, stored: str) -> Path:
+        """A path stored in the state: relative to the run folder (absolute in older states)."""
+        return self.ctx.run_dir / stored
+
     # ------------------------------------------------------------------ jobs
 
+    def _train_args(self, name: str, desc: ModelDesc, init: str | None, epochs: int) -> tuple:
+        init_path = str(self._path(init)) if init else None
+        job = self.ctx.train_job(name, desc, "search", init_weights=init_path, save_weights=True)
+        job.trainer = {**job.trainer, "epochs": epochs}
+        return job.as_args()
+
     def _train_jobs(self, named: list[tuple[str, ModelDesc, str | None]], epochs: int) -> list[dict]:
-        jobs = []
-        for name, desc, init in named:
-            job = self.ctx.train_job(name, desc, "search", init_weights=init, save_weights=True)
-            job.trainer = {**job.trainer, "epochs": epochs}
-            jobs.append(job.as_args())
-        results = self.ctx.executor.map(run_train_job, jobs, names=[n for n, _, _ in named])
+        """Trains ``(name, desc, init)`` (``init``: warm-start weights relative to the run folder)
+        and returns the pool entries of those that trained; paths in them are relative."""
+        jobs = [self._train_args(name, desc, init, epochs) for name, desc, init in named]
+        results = self.ctx.run_jobs(run_train_job, jobs, names=[n for n, _, _ in named])
         out = []
-        for (name, desc, _), res in zip(named, results):
+        for (name, desc, init), res in zip(named, results):
             if not res.ok:
                 self.log.error(
                     f"{name} failed after {res.attempts} attempt(s); left out of the pool",
                     traceback=res.error,
                 )
                 continue
-            path = desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
+            desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
             entry = {
                 "id": name,
-                "desc": str(path),
-                "weights": str(self.ctx.run_dir / "jobs" / name / "weights.pt"),
+                "desc": f"models/{name}.yaml",
+                "weights": f"jobs/{name}/weights.pt",
+                "init": init,
+                "epochs": epochs,
                 "metrics": res.value,
                 "expanded": 0,
                 "parent": desc.meta.get("parent"),
@@ -176,19 +220,50 @@ class PetridishSearcher(Searcher):
             return f"max_seconds={conf.max_seconds} reached"
         return None
 
+    def _check_parent_weights(self, parents: list[dict]) -> None:
+        """Every parent's trained weights must load before it is grown: a damaged ``weights.pt``
+        is rebuilt by training that parent's job again from its inputs (its description and warm
+        start); the search never takes another path because a file was damaged."""
+        damaged = [p for p in parents if not readable_checkpoint(self._path(p["weights"]))]
+        if not damaged:
+            return
+        for p in damaged:
+            if "init" not in p:  # a state written before parents could be rebuilt
+                raise DamagedStateError(
+                    self._path(p["weights"]),
+                    "this run cannot rebuild it; start the search afresh in a new --exp-dir",
+                )
+        jobs = [
+            self._train_args(p["id"], ModelDesc.load(self._path(p["desc"])), p["init"], p["epochs"])
+            for p in damaged
+        ]
+        results = self.ctx.run_jobs(run_train_job, jobs, names=[p["id"] for p in damaged])
+        for p, res in zip(damaged, results):
+            if not res.ok or not readable_checkpoint(self._path(p["weights"])):
+                raise DamagedStateError(
+                    self._path(p["weights"]),
+                    "retraining its job failed (see events.jsonl); start the search afresh in a new --exp-dir",
+                )
+            self.log.event(
+                "recovered",
+                level="warning",
+                notes=[f"the weights of parent {p['id']} could not be read; its job was trained again"],
+            )
+
     def _grow(self, parents: list[dict], state: dict) -> list[dict]:
         ctx, conf = self.ctx, self.conf
+        self._check_parent_weights(parents)
         first = state["next_child"]
         ids = [f"child_{first + i:03d}" for i in range(len(parents))]
         state["next_child"] += len(parents)
         jobs = []
         for i, (cid, parent) in enumerate(zip(ids, parents)):
-            base = ctx.train_job(f"{cid}_candidates", ModelDesc.load(parent["desc"]), "search")
+            base = ctx.train_job(f"{cid}_candidates", ModelDesc.load(self._path(parent["desc"])), "search")
             jobs.append(
                 CandidateJob(
                     name=base.name,
                     parent_desc=base.desc,
-                    parent_weights=parent["weights"],
+                    parent_weights=str(self._path(parent["weights"])),
                     dataset=base.dataset,
                     loader=base.loader,
                     trainer={**base.trainer, "epochs": int(conf.candidate_epochs)},
@@ -203,7 +278,7 @@ class PetridishSearcher(Searcher):
                     console=base.console,
                 ).as_args()
             )
-        results = ctx.executor.map(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
+        results = ctx.run_jobs(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
         named = []
         for cid, parent, res in zip(ids, parents, results):
             if not res.ok:
@@ -211,17 +286,18 @@ class PetridishSearcher(Searcher):
                     f"candidate training for {cid} (parent {parent['id']}) failed", traceback=res.error
                 )
                 continue
-            desc = ModelDesc.load(res.value["child_desc"])
+            job_dir = Path("jobs") / f"{cid}_candidates"  # result paths are relative to the job folder
+            desc = ModelDesc.load(self._path(str(job_dir / res.value["child_desc"])))
             desc.meta.update(parent=parent["id"])
             self.log.event("grow", parent=parent["id"], child=cid, selection=res.value["selection"])
-            named.append((cid, desc, res.value["child_init"]))
+            named.append((cid, desc, str(job_dir / res.value["child_init"])))
         return self._train_jobs(named, int(conf.child_epochs))
 
     def _result(self, pool: list[dict]) -> SearchResult:
         front = self.front(pool)
         candidates = []
         for e in pool:
-            desc = ModelDesc.load(e["desc"])
+            desc = ModelDesc.load(self._path(e["desc"]))
             candidates.append(
                 Candidate(
                     e["id"], desc, {**e["metrics"], "parent": e["parent"], "times_expanded": e["expanded"]}

@@ -13,6 +13,7 @@ import random
 import time
 
 from archai.nas.builder import TemplateBuilder
+from archai.nas.conf_rules import COUNT, NON_NEGATIVE
 from archai.nas.jobs import run_train_job
 from archai.nas.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
 from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
@@ -31,6 +32,7 @@ def sample_cell(rng: random.Random, kind: str, n_nodes: int, primitives: list[st
 class RandomSearcher(Searcher):
     """Uniform random sampling with a sample and time budget."""
 
+    value_checks = {"n_samples": COUNT, "max_seconds": NON_NEGATIVE, "jobs_per_round": COUNT}
     defaults_file = "algos/random.yaml"
     toy_file = "algos/random_toy.yaml"
 
@@ -53,7 +55,7 @@ class RandomSearcher(Searcher):
                 self.log.info(f"time budget of {budget:.0f}s reached after {len(candidates)} samples")
                 break
             batch = jobs[r : r + per_round]
-            results = ctx.executor.map(
+            results = ctx.run_jobs(
                 run_train_job,
                 [ctx.train_job(n, d, "search").as_args() for n, d in batch],
                 names=[n for n, _ in batch],

@@ -1,0 +1,47 @@
+"""Errors a user causes and can fix, told apart from bugs.
+
+Every exception derived from :class:`UserError` carries a message that names the file, key or
+name at fault and what to do about it. ``scripts/main.py`` prints such an error as one line and
+exits with status 2 (``--debug`` shows the traceback too); any other exception is a bug and keeps
+its traceback.
+
+Example:
+    >>> err = DamagedStateError("runs/toy/random/summary.json", "delete it and pass --resume")
+    >>> str(err)
+    'cannot read runs/toy/random/summary.json; delete it and pass --resume'
+    >>> isinstance(UnknownNameError("unknown op 'conv9'"), KeyError)
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UserError(Exception):
+    """Bad input or damaged state that the user can fix; the message says how."""
+
+
+class UnknownNameError(UserError, KeyError):
+    """A name (op, searcher, dataset, ...) that no registry holds; still a ``KeyError`` for callers
+    that look names up, but printed as a plain sentence."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DamagedStateError(UserError):
+    """A state file of a run (result, checkpoint, search state) exists but cannot be read.
+
+    Args:
+        path: the file.
+        way_out: what the user can do, e.g. "delete its job folder and pass --resume".
+        reason: what reading it raised (optional).
+    """
+
+    def __init__(self, path: str | Path, way_out: str, reason: str | None = None) -> None:
+        self.path = Path(path)
+        self.way_out = way_out
+        self.reason = reason
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"cannot read {path}{why}; {way_out}")

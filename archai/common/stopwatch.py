@@ -1,0 +1,82 @@
+"""Time spent on a stage of a run, summed over every session that worked on it.
+
+A run may be killed and resumed many times; its ``search_seconds`` should be the time the
+search took in all, not the time of the last session. :class:`SavedStopwatch` keeps the total in
+a JSON file (one key per stage), rewritten every ``every_s`` seconds by a background thread and
+when the stage ends, so a session killed without warning loses at most ``every_s`` seconds.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "timing.json"
+    >>> with SavedStopwatch(path, "search_seconds") as clock:
+    ...     pass
+    >>> with SavedStopwatch(path, "search_seconds") as again:  # a second session adds to it
+    ...     pass
+    >>> again.seconds >= round(clock.seconds, 3)
+    True
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from archai.common.errors import DamagedStateError
+from archai.common.jsonio import read_json, set_aside, write_json
+
+
+class SavedStopwatch:
+    """Adds the time spent inside ``with`` to ``path[key]``; ``seconds`` is the running total.
+
+    ``damaged`` names the set-aside file when ``path`` could not be read (the total then starts
+    from zero; the caller reports it)."""
+
+    def __init__(self, path: str | Path, key: str, every_s: float = 1.0) -> None:
+        self.path, self.key, self.every_s = Path(path), key, every_s
+        self.damaged: Path | None = None
+        self._prior = 0.0
+        self._start = time.monotonic()
+        self._end: float | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = read_json(self.path, way_out="")
+            return data if isinstance(data, dict) else {}
+        except DamagedStateError:
+            self.damaged = set_aside(self.path)
+            return {}
+
+    @property
+    def seconds(self) -> float:
+        return self._prior + (self._end or time.monotonic()) - self._start
+
+    def save(self) -> None:
+        with self._lock:
+            data = self._read()
+            data[self.key] = round(self.seconds, 3)
+            write_json(self.path, data)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.save()
+
+    def __enter__(self) -> SavedStopwatch:
+        self._prior = float(self._read().get(self.key) or 0.0)
+        self._start = time.monotonic()
+        self._thread = threading.Thread(target=self._tick, name=f"stopwatch:{self.key}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._end = time.monotonic()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.save()
