@@ -152,12 +152,16 @@ def main() -> None:
                     args.out,
                     ["--algos.random.max_seconds", f"{budget:.0f}", "--algos.random.n_samples", "200"],
                 ),
-                "what": f"random (same {budget:.0f} s)",
+                "what": "random (same search time)",
+                "budget_s": round(budget, 1),
             }
         )
         if not args.no_baselines:
             rows += [run_baseline(name, seed) for name in BASELINES]
     print(table(rows))
+    budgets = [r["budget_s"] for r in rows if "budget_s" in r]
+    if budgets:
+        print(f"\nrandom search's budget per seed (median search seconds of the others): {budgets}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
