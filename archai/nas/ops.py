@@ -17,7 +17,8 @@ is a factorized reduction (two offset 1x1 convolutions, concatenated).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -129,7 +130,10 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
+        return self.after_relu(self.relu(x))
+
+    def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """The op on an input that has already been through its ReLU."""
         # The shifted branch is padded back to the input size: for even sizes the pad is never
         # sampled by the stride-2 conv (same values as no pad); for odd sizes (28 -> 14 -> 7)
         # it makes both branches agree in shape.
@@ -147,6 +151,45 @@ class Conv7x1x1x7(nn.Sequential):
             nn.Conv2d(C, C, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
             nn.BatchNorm2d(C, affine=affine),
         )
+
+
+def after_leading_relu(op: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """For an op that starts with a (non-inplace) ReLU, a callable computing ``op(x)`` from
+    ``relu(x)`` with the op's own modules; None for any other op. Supernets use it to apply one
+    ReLU per edge instead of one per candidate."""
+    if isinstance(op, FactorizedReduce):
+        return op.after_relu
+    if isinstance(op, SepConv):
+        first, second = op[0], op[1]
+        return lambda r: second(_run(list(first)[1:], r))
+    if isinstance(op, nn.Sequential) and len(op) > 1 and type(op[0]) is nn.ReLU and not op[0].inplace:
+        rest = list(op)[1:]
+        return lambda r: _run(rest, r)
+    return None
+
+
+@contextlib.contextmanager
+def frozen_bn_stats(model: nn.Module) -> Iterator[None]:
+    """BatchNorm uses batch statistics but leaves its running statistics (and batch count) alone."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [
+        (m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in bns
+    ]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (mom, count) in zip(bns, saved):
+            m.momentum = mom
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
+
+
+def _run(modules: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for m in modules:
+        x = m(x)
+    return x
 
 
 # ----------------------------------------------------------------------------- registered ops

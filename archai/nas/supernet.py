@@ -14,20 +14,46 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from archai.nas.builder import ModelDescBuilder
 from archai.nas.model import Model
 from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.nas.ops import DARTS_PRIMITIVES, make_op
+from archai.nas.ops import DARTS_PRIMITIVES, after_leading_relu, frozen_bn_stats, make_op
 
 MIXED = "mixed"
+
+
+@dataclass(frozen=True)
+class MixedOpOptions:
+    """How a mixed edge computes its weighted sum; every setting gives the same outputs and
+    gradients as the plain sum over every candidate (tested), only time and memory change.
+
+    Attributes:
+        skip_none: the ``none`` candidate adds ``w * 0``: skip it (its alpha still gets its
+            gradient through the softmax of the others).
+        shared_relu: candidates that start with a ReLU (separable and dilated convolutions, the
+            strided skip) share one ReLU of the edge's input instead of one each.
+        checkpoint: keep only the edge's input and output for backward and recompute the
+            candidates then (activation checkpointing: much less memory, one more forward);
+            BatchNorm statistics are updated once, not again by the recomputation.
+    """
+
+    skip_none: bool = True
+    shared_relu: bool = True
+    checkpoint: bool = False
+
+
+PLAIN = MixedOpOptions(skip_none=False, shared_relu=False, checkpoint=False)
 
 
 class ArchWeights:
@@ -53,9 +79,11 @@ class MixedOp(nn.Module):
         kind: str,
         index: int,
         stop_grad: bool = False,
+        options: MixedOpOptions = MixedOpOptions(),
     ) -> None:
         super().__init__()
         self.stop_grad = stop_grad
+        self.options = options
         self.candidates = list(candidates)
         self._ops = nn.ModuleList()
         for name in candidates:
@@ -69,7 +97,32 @@ class MixedOp(nn.Module):
         w = self.context.weights[self.kind][self.index]
         if self.stop_grad:
             x = x.detach()
-        return sum(wi * op(x) for wi, op in zip(w, self._ops))
+        if self.options.checkpoint and torch.is_grad_enabled() and self.training:
+            return checkpoint(self._mix, x, w, use_reentrant=False, context_fn=self._recompute_context)
+        return self._mix(x, w)
+
+    def _mix(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        opts = self.options
+        if opts == PLAIN:
+            return sum(wi * op(x) for wi, op in zip(w, self._ops))
+        relu = None
+        out = None
+        for wi, name, op in zip(w, self.candidates, self._ops):
+            if opts.skip_none and name == "none":
+                continue
+            tail = after_leading_relu(op) if opts.shared_relu else None
+            if tail is not None:
+                relu = F.relu(x) if relu is None else relu
+                y = tail(relu)
+            else:
+                y = op(x)
+            out = wi * y if out is None else out + wi * y
+        if out is None:  # only 'none' candidates
+            return sum(wi * op(x) for wi, op in zip(w, self._ops))
+        return out
+
+    def _recompute_context(self):
+        return contextlib.nullcontext(), frozen_bn_stats(self)
 
 
 class SupernetBuilder(ModelDescBuilder):
@@ -99,10 +152,17 @@ class Supernet(nn.Module):
     """A :class:`~archai.nas.model.Model` whose ``mixed`` edges share per-kind alphas.
 
     ``weighting="softmax"`` mixes by the softmax of the alphas (DARTS); ``"linear"`` uses the
-    alphas as they are (Petridish, with an L1 penalty added by the trainer).
+    alphas as they are (Petridish, with an L1 penalty added by the trainer). ``options`` choose
+    how mixed edges compute (:class:`MixedOpOptions`; ``PLAIN`` is the per-op reference).
     """
 
-    def __init__(self, desc: ModelDesc, alpha_init: float = 1e-3, weighting: str = "softmax") -> None:
+    def __init__(
+        self,
+        desc: ModelDesc,
+        alpha_init: float = 1e-3,
+        weighting: str = "softmax",
+        options: MixedOpOptions = MixedOpOptions(),
+    ) -> None:
         super().__init__()
         if weighting not in ("softmax", "linear"):
             raise ValueError(f"weighting must be 'softmax' or 'linear', got '{weighting}'")
@@ -134,6 +194,7 @@ class Supernet(nn.Module):
                 kind,
                 i,
                 stop_grad=bool(edge.op.params.get("stop_grad", False)),
+                options=options,
             )
 
         self.model = Model(desc, build_edge)

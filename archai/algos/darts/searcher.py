@@ -16,7 +16,7 @@ from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.nas.cost import measure_cost
 from archai.nas.genotypes import desc_to_genotype, format_genotype
 from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
-from archai.nas.supernet import Supernet, SupernetBuilder, finalize_supernet
+from archai.nas.supernet import MixedOpOptions, Supernet, SupernetBuilder, finalize_supernet
 from archai.nas.trainer import Trainer, TrainerHook
 
 
@@ -66,7 +66,7 @@ class DartsSearcher(Searcher):
         loaders, arch_loader = ctx.held_out_loaders("steps its architecture weights")
         seed_everything(ctx.seed)
         desc = SupernetBuilder(list(conf.primitives), **ctx.builder_args("search", affine=False)).build()
-        net = Supernet(desc)
+        net = Supernet(desc, options=MixedOpOptions(**conf.supernet))
         arch = conf.arch_optimizer
         hooks = [
             DartsArchStep(

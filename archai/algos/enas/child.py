@@ -8,8 +8,7 @@ node used, then applies ReLU, a 1x1 convolution (weights sliced for those nodes)
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -120,17 +119,3 @@ class EnasChild(nn.Module):
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, self.arch["reduction" if cell.reduction else "normal"])
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
-
-
-@contextlib.contextmanager
-def frozen_bn_stats(model: nn.Module) -> Iterator[None]:
-    """BatchNorm uses batch statistics but leaves its running statistics alone (momentum 0)."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.momentum = 0.0
-    try:
-        yield
-    finally:
-        for m, mom in zip(bns, saved):
-            m.momentum = mom

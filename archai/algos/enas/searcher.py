@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from archai.algos.enas.child import EnasChild, arch_to_cell, frozen_bn_stats
+from archai.algos.enas.child import EnasChild, arch_to_cell
 from archai.algos.enas.controller import Controller, Reinforce
 from archai.common.checks import Range
 from archai.common.metrics import topk_correct
@@ -22,6 +22,7 @@ from archai.nas.builder import TemplateBuilder
 from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.nas.cost import measure_cost
 from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
+from archai.nas.ops import frozen_bn_stats
 from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.nas.trainer import Trainer, TrainerHook
 

@@ -1,0 +1,198 @@
+"""Time and peak memory of one DARTS search step: the project's fast supernet against the plain one.
+
+    python bench/darts_step.py                                   # both paths, compared (CPU)
+    python bench/darts_step.py --impl fast --shape 3x32x32 --batch 32 --warmup 1 --steps 3 --json OUT
+    python bench/darts_step.py --shape 1x28x28 --batch 64 --order 2
+    python bench/darts_step.py --levers skip_none,shared_relu,checkpoint    # choose the levers
+    python bench/darts_step.py --device cuda
+
+A step is what the DARTS searcher does per training batch: the architecture step on a validation
+batch (Adam 3e-4, betas (0.5, 0.999), weight decay 1e-3; first or second order), then the weight
+step on a training batch (SGD 0.025, momentum 0.9, weight decay 3e-4, gradient clipping at 5).
+The supernet has ``--cells`` cells of ``--nodes`` nodes over all eight DARTS candidates.
+
+``--impl fast`` builds the supernet with the mixed-edge levers of ``confs/algos/darts.yaml``
+(``algos.darts.supernet``, or ``--levers``); ``--impl reference`` with the plain per-op sum.
+Each path runs in its own process (peak memory is per process): the median seconds per step
+after the warm-up steps, and the peak memory (the process's peak RSS, ``ru_maxrss``, on the CPU;
+``torch.cuda.max_memory_allocated`` on CUDA), are printed and, with ``--json``, written as
+``{"s_per_step": ..., "peak_mb": ...}`` plus details. Without ``--impl`` both paths run and the
+fast/reference ratios are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LEVERS = ("skip_none", "shared_relu", "checkpoint")
+
+
+def _configured_levers() -> str:
+    from archai.common.config import confs_dir, load_yaml
+
+    conf = load_yaml(confs_dir() / "algos" / "darts.yaml")["algos"]["darts"]["supernet"]
+    return ",".join(k for k in LEVERS if conf.get(k))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from archai.algos.darts.arch_step import DartsArchStep
+    from archai.nas.ops import DARTS_PRIMITIVES
+    from archai.nas.supernet import PLAIN, MixedOpOptions, Supernet, SupernetBuilder
+    from archai.nas.trainer import Trainer, trainer_conf
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    c, h, w = (int(v) for v in args.shape.split("x"))
+    torch.manual_seed(0)
+    levers = [v for v in args.levers.split(",") if v] if args.levers is not None else []
+    unknown = set(levers) - set(LEVERS)
+    if unknown:
+        raise SystemExit(f"darts_step.py: unknown lever(s) {sorted(unknown)}; known: {', '.join(LEVERS)}")
+    options = PLAIN if args.impl == "reference" else MixedOpOptions(**{k: k in levers for k in LEVERS})
+    desc = SupernetBuilder(
+        list(DARTS_PRIMITIVES),
+        init_channels=args.C,
+        n_cells=args.cells,
+        n_nodes=args.nodes,
+        in_channels=c,
+        image_size=h,
+        n_classes=10,
+        affine=False,
+    ).build()
+    net = Supernet(desc, options=options)
+    conf = trainer_conf(
+        epochs=1,
+        channels_last=args.channels_last,
+        optimizer={"name": "sgd", "lr": 0.025, "momentum": 0.9, "weight_decay": 3e-4},
+        grad_clip=5.0,
+    )
+    trainer = Trainer(net, conf, device=args.device)
+    dev = trainer.device
+
+    def data(seed: int):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(args.batch, c, h, w, generator=g)
+        return trainer.to_device(x), torch.randint(0, 10, (args.batch,), generator=g).to(dev)
+
+    val = [data(1)]
+    hook = DartsArchStep(net, val, order=args.order, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+    train = data(2)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    times = []
+    for i in range(args.warmup + args.steps):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        hook.before_step(trainer, i, train)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(train[0]), train[1])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainer.params, 5.0)
+        trainer.optimizer.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(dev) / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {
+        "s_per_step": statistics.median(times),
+        "peak_mb": round(peak, 1),
+        "impl": args.impl,
+        "levers": levers if args.impl == "fast" else [],
+        "steps_s": [round(t, 3) for t in times],
+        "shape": args.shape,
+        "batch": args.batch,
+        "C": args.C,
+        "cells": args.cells,
+        "nodes": args.nodes,
+        "order": args.order,
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "channels_last": trainer.memory_format == torch.channels_last,
+        "torch": torch.__version__,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--impl", choices=["fast", "reference"], help="run one path (default: both, compared)")
+    ap.add_argument("--shape", default="3x32x32", help="CxHxW of the inputs")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--C", type=int, default=16, help="initial channels")
+    ap.add_argument("--cells", type=int, default=8)
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--order", type=int, choices=[1, 2], default=1)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    ap.add_argument(
+        "--channels-last",
+        type=lambda v: None if v == "auto" else v == "true",
+        default=None,
+        help="true, false or auto (the trainer's per-device default)",
+    )
+    ap.add_argument("--levers", help=f"fast path levers, comma-separated from {', '.join(LEVERS)}")
+    ap.add_argument("--json", type=Path, help="write the figures of --impl as JSON")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.levers is None:
+        args.levers = _configured_levers()
+    if args.impl:
+        out = measure(args)
+        print(json.dumps(out))
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+        return
+    rows = {}
+    passthrough = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--json"]
+    if args.json:  # --json OUT without --impl: the comparison goes there
+        i = passthrough.index(str(args.json)) if str(args.json) in passthrough else -1
+        if i >= 0:
+            passthrough.pop(i)
+    for impl in ("reference", "fast"):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.json"
+            cmd = [sys.executable, __file__, *passthrough, "--impl", impl, "--json", str(out)]
+            cmd += ["--levers", args.levers] if "--levers" not in passthrough else []
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            rows[impl] = json.loads(out.read_text())
+    ref, fast = rows["reference"], rows["fast"]
+    print(
+        f"DARTS search step, order {args.order}, batch {args.batch}, {args.shape}, C={args.C}, "
+        f"{args.cells} cells x {args.nodes} nodes, {ref['device']}, {ref['threads']} threads"
+    )
+    print("| path | levers | s/step | peak MB |\n|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {','.join(r['levers']) or '-'} | {r['s_per_step']:.2f} | {r['peak_mb']:.0f} |")
+    print(
+        f"fast / reference: time {fast['s_per_step'] / ref['s_per_step']:.2f}x, "
+        f"peak memory {fast['peak_mb'] / ref['peak_mb']:.2f}x"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
