@@ -394,3 +394,13 @@ def test_thread_count_is_recorded_and_set_by_every_job(random_run, tmp_path):
     assert here["num_threads"] == there["num_threads"] == 2
     for key in ("val_top1", "test_top1", "test_loss", "train_top1"):
         assert here[key] == there[key], key
+
+
+def test_folders_saved_before_num_threads_was_recorded_still_resume():
+    from archai.nas.experiment import _diff
+
+    saved = {"common": {"num_threads": 0, "seed": 2}}
+    assert _diff(saved, {"common": {"num_threads": 8, "seed": 2}}) == []
+    assert _diff({"common": {"num_threads": 2}}, {"common": {"num_threads": 8}}) == [
+        "common.num_threads: 2 -> 8"
+    ]

@@ -41,8 +41,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
+    except (OSError, MemoryError):
+        raise  # a missing file, an I/O error or no memory: not damage, never set a file aside for it
     except Exception as e:  # truncated or foreign file
         raise CheckpointError(
             path,

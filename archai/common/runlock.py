@@ -18,10 +18,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +55,14 @@ class FolderLock:
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as e:
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    warnings.warn(
+                        f"{self.path}: no lock on this file system ({e.strerror}); run one process at a time",
+                        stacklevel=2,
+                    )
+                    self._fd = fd
+                    return self
                 holder = _read_holder(fd)
                 os.close(fd)
                 who = (
@@ -77,7 +87,8 @@ class FolderLock:
     def release(self) -> None:
         if self._fd is not None:
             if fcntl is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                with contextlib.suppress(OSError):  # a file system without flock
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
 

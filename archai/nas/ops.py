@@ -159,10 +159,11 @@ def after_leading_relu(op: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] 
     ReLU per edge instead of one per candidate."""
     if isinstance(op, FactorizedReduce):
         return op.after_relu
-    if isinstance(op, SepConv):
+    if type(op) is SepConv:
         first, second = op[0], op[1]
         return lambda r: second(_run(list(first)[1:], r))
-    if isinstance(op, nn.Sequential) and len(op) > 1 and type(op[0]) is nn.ReLU and not op[0].inplace:
+    plain_sequential = isinstance(op, nn.Sequential) and type(op).forward is nn.Sequential.forward
+    if plain_sequential and len(op) > 1 and type(op[0]) is nn.ReLU and not op[0].inplace:
         rest = list(op)[1:]
         return lambda r: _run(rest, r)
     return None

@@ -77,7 +77,8 @@ class PetridishSearcher(Searcher):
         try:
             state = read_json(self.state_path, way_out="")
             rng.setstate(_rng_from_json(state.pop("rng")))
-        except (DamagedStateError, KeyError, TypeError, ValueError, IndexError) as e:
+            summary = f"resumed Petridish after round {state['round']} with {len(state['pool'])} models"
+        except (DamagedStateError, AttributeError, KeyError, TypeError, ValueError, IndexError) as e:
             moved = set_aside(self.state_path)
             reason = e.reason if isinstance(e, DamagedStateError) else f"{type(e).__name__}: {e}"
             self.log.event(
@@ -89,12 +90,16 @@ class PetridishSearcher(Searcher):
                 ],
             )
             return None
-        self.log.info(f"resumed Petridish after round {state['round']} with {len(state['pool'])} models")
+        self.log.info(summary)
         return state
 
     def _path(self, stored: str) -> Path:
-        """A path stored in the state: relative to the run folder (absolute in older states)."""
-        return self.ctx.run_dir / stored
+        """A path stored in the state: relative to the run folder (older states stored absolute
+        paths or paths relative to the working folder; those are used as they are)."""
+        path = self.ctx.run_dir / stored
+        if not Path(stored).is_absolute() and not path.exists() and Path(stored).exists():
+            return Path(stored)
+        return path
 
     # ------------------------------------------------------------------ jobs
 
