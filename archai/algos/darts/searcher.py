@@ -31,13 +31,15 @@ class AlphaLog(TrainerHook):
             return
         weights = self.net.mixing_weights()
         genotype = format_genotype(desc_to_genotype(finalize_supernet(self.net, self.k)))
-        trainer.logger.event(
+        trainer.logger.event(  # the matrices go to events.jsonl and TensorBoard, not the console
             "alphas",
+            level="debug",
             data={k: w.tolist() for k, w in weights.items()},
             epoch=epoch + 1,
             genotype=genotype,
             candidates=self.net.candidates,
         )
+        trainer.logger.info(f"epoch {epoch + 1}: current genotype {genotype}")
         scalars = {
             f"alpha/{kind}/edge{e}/{op}": float(w[e, j])
             for kind, w in weights.items()
