@@ -65,3 +65,19 @@ def set_aside(path: str | Path) -> Path:
     target = path.with_name(path.name + ".damaged")
     os.replace(path, target)
     return target
+
+
+def read_state(path: str | Path, notes: list[str] | None, then: str) -> Any:
+    """A JSON state file of a run, or None when it is missing or cannot be read. A damaged file
+    is set aside (:func:`set_aside`) and ``notes`` gets one line naming it and ``then``, what
+    happens instead (e.g. "the job runs again")."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return read_json(path, way_out=then)
+    except DamagedStateError as e:
+        moved = set_aside(path)
+        if notes is not None:
+            notes.append(f"{path} could not be read ({e.reason}); kept as {moved.name}, {then}")
+        return None

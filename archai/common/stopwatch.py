@@ -23,19 +23,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archai.common.errors import DamagedStateError
-from archai.common.jsonio import read_json, set_aside, write_json
+from archai.common.jsonio import read_state, write_json
 
 
 class SavedStopwatch:
     """Adds the time spent inside ``with`` to ``path[key]``; ``seconds`` is the running total.
 
-    ``damaged`` names the set-aside file when ``path`` could not be read (the total then starts
-    from zero; the caller reports it)."""
+    A ``path`` that cannot be read is set aside and the total starts from zero; ``notes`` (when
+    given) gets a line saying so, for the caller to report."""
 
-    def __init__(self, path: str | Path, key: str, every_s: float = 1.0) -> None:
-        self.path, self.key, self.every_s = Path(path), key, every_s
-        self.damaged: Path | None = None
+    def __init__(
+        self, path: str | Path, key: str, every_s: float = 1.0, notes: list[str] | None = None
+    ) -> None:
+        self.path, self.key, self.every_s, self.notes = Path(path), key, every_s, notes
         self._prior = 0.0
         self._start = time.monotonic()
         self._end: float | None = None
@@ -44,14 +44,8 @@ class SavedStopwatch:
         self._thread: threading.Thread | None = None
 
     def _read(self) -> dict[str, Any]:
-        if not self.path.is_file():
-            return {}
-        try:
-            data = read_json(self.path, way_out="")
-            return data if isinstance(data, dict) else {}
-        except DamagedStateError:
-            self.damaged = set_aside(self.path)
-            return {}
+        data = read_state(self.path, self.notes, "earlier sessions' time is not counted")
+        return data if isinstance(data, dict) else {}
 
     @property
     def seconds(self) -> float:

@@ -21,7 +21,7 @@ import torch
 from archai.common.checks import check_values
 from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
 from archai.common.errors import DamagedStateError, UserError
-from archai.common.jsonio import json_safe, read_json, set_aside, write_json
+from archai.common.jsonio import json_safe, read_state, write_json
 from archai.common.logger import RunLogger
 from archai.common.runlock import FolderLock
 from archai.common.stopwatch import SavedStopwatch
@@ -127,43 +127,14 @@ def _diff(a: Any, b: Any, path: tuple = ()) -> list[str]:
 def _finished_summary(run_dir: Path, notes: list[str]) -> dict | None:
     """The run's ``summary.json``; one that cannot be read is set aside (the run then finishes
     again from its saved search result and job results, without training)."""
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        return None
-    try:
-        return read_json(path, way_out="")
-    except DamagedStateError as e:
-        notes.append(f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, rebuilt")
-        return None
+    return read_state(run_dir / "summary.json", notes, "rebuilt")
 
 
 def _load_search_result(run_dir: Path, notes: list[str]) -> SearchResult | None:
     """The finished search's result; a ``search_result.json`` that cannot be parsed is set aside
     and the search runs again (it resumes from its own state, reusing finished jobs)."""
-    path = run_dir / "search_result.json"
-    if not path.is_file():
-        return None
-    try:
-        read_json(path, way_out="")
-    except DamagedStateError as e:
-        notes.append(
-            f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, the search "
-            "resumes from its saved state"
-        )
-        return None
-    return SearchResult.load(run_dir)
-
-
-def _read_timing(path: Path, log: RunLogger) -> dict:
-    """``timing.json`` (seconds per stage); one that cannot be read is set aside and reported."""
-    if not path.is_file():
-        return {}
-    try:
-        return read_json(path, way_out="")
-    except DamagedStateError as e:
-        note = f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, its times are lost"
-        log.event("recovered", level="warning", notes=[note])
-        return {}
+    data = read_state(run_dir / "search_result.json", notes, "the search resumes from its saved state")
+    return None if data is None else SearchResult.from_data(run_dir, data)
 
 
 def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
@@ -192,6 +163,13 @@ def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
                     + ". Resume with the same settings, or use another --exp-dir"
                 )
     return finished
+
+
+def _report(log: RunLogger, notes: list[str]) -> None:
+    """Each repair of damaged state as a ``recovered`` warning (console and events.jsonl)."""
+    for n in notes:
+        log.event("recovered", level="warning", notes=[n])
+    notes.clear()
 
 
 def _make_folder(path: Path, what: str) -> None:
@@ -223,24 +201,14 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
         timing_path = run_dir / "timing.json"  # seconds per stage, summed over sessions
         with log.scope("search", algo=algo):
             result = _load_search_result(run_dir, notes)
-            for n in notes:
-                log.event("recovered", level="warning", notes=[n])
             if result is not None:
                 log.info("search already finished; reusing search_result.json")
             else:
-                with SavedStopwatch(timing_path, "search_seconds") as clock:
+                with SavedStopwatch(timing_path, "search_seconds", notes=notes):
                     result = searcher.search()
                     result.save(run_dir)
-                if clock.damaged:
-                    log.event(
-                        "recovered",
-                        level="warning",
-                        notes=[
-                            f"{timing_path} could not be read; "
-                            f"kept as {clock.damaged.name}, earlier sessions' time is not counted"
-                        ],
-                    )
-        timing = _read_timing(timing_path, log)
+        timing = read_state(timing_path, notes, "its times are lost") or {}
+        _report(log, notes)
         records = candidate_records(result, algo, run_dir)
         front = front_from_conf(records, conf.pareto)
         front.to_csv(run_dir / "pareto.csv")
@@ -259,9 +227,13 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
         }
         final_desc = best.desc
         if bool(conf.eval.enabled):
-            with log.scope("eval", algo=algo), SavedStopwatch(timing_path, "eval_seconds") as clock:
+            with (
+                log.scope("eval", algo=algo),
+                SavedStopwatch(timing_path, "eval_seconds", notes=notes) as clock,
+            ):
                 outcomes = evaluate_final(ctx, result)
             summary["eval_seconds"] = clock.seconds
+            _report(log, notes)
             good = [o for o in outcomes if o.ok]
             if not good:
                 raise RuntimeError(f"{algo}: every final training failed; see {run_dir / 'events.jsonl'}")

@@ -21,8 +21,7 @@ from pathlib import Path
 import torch
 
 from archai.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from archai.common.errors import DamagedStateError
-from archai.common.jsonio import json_safe, read_json, set_aside, write_json
+from archai.common.jsonio import json_safe, read_state, set_aside, write_json
 from archai.common.logger import RunLogger
 from archai.common.seeding import seed_everything
 from archai.datasets import build_loaders
@@ -74,15 +73,8 @@ def finished_result(
     (e.g. ``weights.pt``), is set aside and None is returned so the job runs again; ``notes``
     receives what was done."""
     path = Path(job_dir) / "result.json"
-    if not path.is_file():
-        return None
-    try:
-        result = read_json(path, way_out="")
-    except DamagedStateError as e:
-        _note(
-            notes,
-            f"{path} could not be read ({e.reason}); kept as {set_aside(path).name}, the job runs again",
-        )
+    result = read_state(path, notes, "the job runs again")
+    if result is None:
         return None
     for name in needs:
         need = Path(job_dir) / name

@@ -76,7 +76,12 @@ class SearchResult:
     @classmethod
     def load(cls, folder: str | Path) -> SearchResult:
         folder = Path(folder)
-        data = json.loads((folder / "search_result.json").read_text())
+        return cls.from_data(folder, json.loads((folder / "search_result.json").read_text()))
+
+    @classmethod
+    def from_data(cls, folder: str | Path, data: dict) -> SearchResult:
+        """The result from the parsed ``search_result.json`` of ``folder``."""
+        folder = Path(folder)
         cands = [
             Candidate(e["id"], ModelDesc.load(folder / e["desc"]), e["metrics"]) for e in data["candidates"]
         ]

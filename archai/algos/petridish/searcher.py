@@ -19,7 +19,7 @@ from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
 from archai.algos.petridish.space import SeedBuilder
 from archai.common.checks import Each, OneOf
 from archai.common.errors import DamagedStateError
-from archai.common.jsonio import read_json, set_aside, write_json
+from archai.common.jsonio import read_state, set_aside, write_json
 from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.nas.jobs import readable_checkpoint, run_train_job
 from archai.nas.model_desc import ModelDesc
@@ -72,25 +72,23 @@ class PetridishSearcher(Searcher):
         """The saved state, or None to start from the seeds. A state file that cannot be read is
         set aside: the search then replays from the start, every finished job returning its
         saved result, so it reaches the same pool without training again."""
-        if not self.state_path.is_file():
-            return None
-        try:
-            state = read_json(self.state_path, way_out="")
-            rng.setstate(_rng_from_json(state.pop("rng")))
-            summary = f"resumed Petridish after round {state['round']} with {len(state['pool'])} models"
-        except (DamagedStateError, AttributeError, KeyError, TypeError, ValueError, IndexError) as e:
-            moved = set_aside(self.state_path)
-            reason = e.reason if isinstance(e, DamagedStateError) else f"{type(e).__name__}: {e}"
-            self.log.event(
-                "recovered",
-                level="warning",
-                notes=[
-                    f"{self.state_path} could not be read ({reason}); kept as {moved.name}, the "
-                    "search replays from the seeds (finished jobs are reused)"
-                ],
-            )
-            return None
-        self.log.info(summary)
+        then = "the search replays from the seeds (finished jobs are reused)"
+        notes: list[str] = []
+        state = read_state(self.state_path, notes, then)
+        if state is not None:
+            try:
+                rng.setstate(_rng_from_json(state.pop("rng")))
+                self.log.info(
+                    f"resumed Petridish after round {state['round']} with {len(state['pool'])} models"
+                )
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError) as e:
+                moved = set_aside(self.state_path)
+                notes.append(
+                    f"{self.state_path} holds no usable state ({type(e).__name__}: {e}); kept as {moved.name}, {then}"
+                )
+                state = None
+        for n in notes:
+            self.log.event("recovered", level="warning", notes=[n])
         return state
 
     def _path(self, stored: str) -> Path:
