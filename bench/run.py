@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from archai.nas.cost import measure_peak_memory
-from archai.nas.genotypes import GENOTYPES, genotype_to_desc
-from archai.nas.model import build_model
-from archai.nas.ops import DARTS_PRIMITIVES, make_op
-from archai.nas.supernet import Supernet, SupernetBuilder
+from archai.space.cost import measure_peak_memory
+from archai.space.genotypes import GENOTYPES, genotype_to_desc
+from archai.space.model import build_model
+from archai.space.ops import DARTS_PRIMITIVES, make_op
+from archai.space.supernet import Supernet, SupernetBuilder
 
 
 def _sync(device: torch.device) -> None:

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 from archai.common.config import confs_dir, load_config  # noqa: E402
 from archai.common.seeding import seed_everything  # noqa: E402
 from archai.datasets import build_loaders  # noqa: E402
-from archai.nas.model import count_params  # noqa: E402
-from archai.nas.trainer import Trainer  # noqa: E402
+from archai.search.trainer import Trainer  # noqa: E402
+from archai.space.model import count_params  # noqa: E402
 
 
 def run_searcher(algo: str, seed: int, out: Path, extra: list[str]) -> dict:

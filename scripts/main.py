@@ -60,7 +60,7 @@ def load_plugins(modules: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
-    from archai.nas.experiment import ExperimentOptions, format_table, run_experiment
+    from archai.search.experiment import ExperimentOptions, format_table, run_experiment
 
     try:
         load_plugins(args.plugins)

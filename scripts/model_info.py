@@ -18,10 +18,10 @@ from pathlib import Path
 
 from archai.common.errors import UserError
 from archai.datasets import DATASETS
-from archai.nas.cost import measure_cost
-from archai.nas.genotypes import GENOTYPES, GenotypeError, genotype_to_desc, parse_genotype
-from archai.nas.model_desc import ModelDesc
-from archai.nas.nb201 import arch_to_desc
+from archai.space.cost import measure_cost
+from archai.space.genotypes import GENOTYPES, GenotypeError, genotype_to_desc, parse_genotype
+from archai.space.model_desc import ModelDesc
+from archai.space.nb201 import arch_to_desc
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

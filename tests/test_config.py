@@ -171,8 +171,8 @@ def test_parse_overrides_errors():
 
 def test_shipped_confs_layer_cleanly():
     import archai.algos  # noqa: F401  (registers the searchers whose files live in confs/algos)
-    from archai.nas.experiment import ExperimentOptions, build_config
-    from archai.nas.searcher import SEARCHERS
+    from archai.search.experiment import ExperimentOptions, build_config
+    from archai.search.searcher import SEARCHERS
 
     d = confs_dir()
     for f in sorted(d.glob("*.yaml")) + sorted((d / "datasets").glob("*.yaml")):

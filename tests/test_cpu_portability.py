@@ -14,7 +14,7 @@ import textwrap
 import pytest
 import torch
 
-from archai.nas.trainer import Trainer, resolve_memory_format, trainer_conf
+from archai.search.trainer import Trainer, resolve_memory_format, trainer_conf
 
 
 def test_memory_format_is_chosen_per_device():
@@ -41,8 +41,8 @@ STALL_PATTERN = textwrap.dedent(
     import torch
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
-    from archai.nas.ops import FactorizedReduce
-    from archai.nas.trainer import Trainer, trainer_conf
+    from archai.space.ops import FactorizedReduce
+    from archai.search.trainer import Trainer, trainer_conf
 
     class Net(nn.Module):
         # the reduced pattern: a strided 1x1 conv whose output is concatenated, then the

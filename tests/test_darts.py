@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from archai.algos.darts.arch_step import DartsArchStep
-from archai.nas.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
-from archai.nas.supernet import MIXED, Supernet, SupernetBuilder, finalize_cell
-from archai.nas.trainer import Trainer, trainer_conf
+from archai.search.trainer import Trainer, trainer_conf
+from archai.space.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
+from archai.space.supernet import MIXED, Supernet, SupernetBuilder, finalize_cell
 
 
 def tiny_net(dtype=torch.float32, prims=("none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3")):

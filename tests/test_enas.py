@@ -6,8 +6,8 @@ import torch
 from archai.algos.enas.child import EnasChild, arch_to_cell, loose_ends
 from archai.algos.enas.controller import Controller, Reinforce
 from archai.algos.enas.searcher import EnasHook
-from archai.nas.ops import ENAS_PRIMITIVES
-from archai.nas.trainer import Trainer, TrainerHook, trainer_conf
+from archai.search.trainer import Trainer, TrainerHook, trainer_conf
+from archai.space.ops import ENAS_PRIMITIVES
 
 
 def fraction_sep5(arch):

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from archai.nas.executor import JobFailedError, LocalExecutor, make_executor
-from archai.nas.genotypes import GENOTYPES, genotype_to_desc
-from archai.nas.jobs import TrainJob, run_train_job
-from archai.nas.trainer import trainer_conf
+from archai.search.executor import JobFailedError, LocalExecutor, make_executor
+from archai.search.jobs import TrainJob, run_train_job
+from archai.search.trainer import trainer_conf
+from archai.space.genotypes import GENOTYPES, genotype_to_desc
 
 DATA = {"name": "fashion_mnist_mini", "dataroot": None, "download": False}
 LOADER = {

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from archai.common.logger import read_events
-from archai.nas.model_desc import ModelDesc
+from archai.space.model_desc import ModelDesc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

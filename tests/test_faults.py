@@ -131,9 +131,9 @@ def test_petridish_rebuilds_a_damaged_parent_instead_of_changing_path(tmp_path):
     from archai.algos.petridish.searcher import PetridishSearcher
     from archai.common.checkpoint import load_checkpoint
     from archai.common.logger import RunLogger
-    from archai.nas.executor import LocalExecutor
-    from archai.nas.experiment import ExperimentOptions, build_config
-    from archai.nas.searcher import RunContext
+    from archai.search.executor import LocalExecutor
+    from archai.search.experiment import ExperimentOptions, build_config
+    from archai.search.searcher import RunContext
 
     conf = build_config("petridish", ExperimentOptions(algos=["petridish"], overrides=TINY))
     run_dir = tmp_path / "petridish"
@@ -356,7 +356,7 @@ def test_thread_count_is_recorded_and_set_by_every_job(random_run, tmp_path):
     assert result["num_threads"] == 1
 
     from archai.common.config import confs_dir, load_config
-    from archai.nas.experiment import ExperimentOptions, build_config
+    from archai.search.experiment import ExperimentOptions, build_config
 
     default = build_config("random", ExperimentOptions(algos=["random"]))
     assert default.common.num_threads == torch.get_num_threads() > 0  # 0 resolves to a recorded count
@@ -365,12 +365,12 @@ def test_thread_count_is_recorded_and_set_by_every_job(random_run, tmp_path):
     # a job given 2 threads computes the same in a process whose default is 1 thread (a Ray
     # worker) as in this one
     code = (
-        "import json, sys, torch; from archai.nas.jobs import run_train_job; "
+        "import json, sys, torch; from archai.search.jobs import run_train_job; "
         "job = json.loads(sys.argv[1]); print(json.dumps(run_train_job(job)))"
     )
-    from archai.nas.jobs import run_train_job
-    from archai.nas.model_desc import ModelDesc
-    from archai.nas.searcher import RunContext
+    from archai.search.jobs import run_train_job
+    from archai.search.searcher import RunContext
+    from archai.space.model_desc import ModelDesc
 
     conf = build_config(
         "random", ExperimentOptions(algos=["random"], overrides=[*TINY, "--common.num_threads", "2"])
@@ -397,7 +397,7 @@ def test_thread_count_is_recorded_and_set_by_every_job(random_run, tmp_path):
 
 
 def test_folders_saved_before_num_threads_was_recorded_still_resume():
-    from archai.nas.experiment import _diff
+    from archai.search.experiment import _diff
 
     saved = {"common": {"num_threads": 0, "seed": 2}}
     assert _diff(saved, {"common": {"num_threads": 8, "seed": 2}}) == []

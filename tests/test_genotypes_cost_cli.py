@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from archai.nas.cost import count_macs, measure_cost, measure_latency, measure_peak_memory
-from archai.nas.draw import GraphvizMissingError, cell_to_dot, draw_cell
-from archai.nas.genotypes import (
+from archai.space.cost import count_macs, measure_cost, measure_latency, measure_peak_memory
+from archai.space.draw import GraphvizMissingError, cell_to_dot, draw_cell
+from archai.space.genotypes import (
     GENOTYPES,
     GenotypeError,
     desc_to_genotype,
@@ -20,7 +20,7 @@ from archai.nas.genotypes import (
     genotype_to_desc,
     parse_genotype,
 )
-from archai.nas.nb201 import ArchStringError, arch_to_desc, desc_to_arch
+from archai.space.nb201 import ArchStringError, arch_to_desc, desc_to_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 V2 = (
@@ -99,7 +99,7 @@ def test_darts_v2_macs_match_published_figure():
 
 def test_latency_and_memory_grow_with_batch():
     desc = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=8, n_cells=3)
-    from archai.nas.model import build_model
+    from archai.space.model import build_model
 
     model = build_model(desc)
     assert measure_latency(model, (3, 32, 32), runs=3) > 0

@@ -5,11 +5,11 @@ import json
 import pytest
 import yaml
 
-from archai.nas.genotypes import GENOTYPES, genotype_to_desc
-from archai.nas.model import build_model
-from archai.nas.model_desc import CellDesc, DescError, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.nas.nb201 import arch_to_desc
-from archai.nas.ops import OPS
+from archai.space.genotypes import GENOTYPES, genotype_to_desc
+from archai.space.model import build_model
+from archai.space.model_desc import CellDesc, DescError, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.space.nb201 import arch_to_desc
+from archai.space.ops import OPS
 
 
 def small_desc() -> ModelDesc:
@@ -140,7 +140,7 @@ def test_cell_desc_edge_types():
 def test_stem_stride_halves_the_resolution_and_loads_from_older_files():
     import torch
 
-    from archai.nas.cost import count_macs
+    from archai.space.cost import count_macs
 
     plain = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=8, n_cells=5, in_channels=1, image_size=28)
     strided = genotype_to_desc(

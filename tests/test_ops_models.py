@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from archai.nas.builder import expand_cells
-from archai.nas.genotypes import GENOTYPES, genotype_to_desc
-from archai.nas.model import build_model, count_params
-from archai.nas.nb201 import arch_to_desc
-from archai.nas.ops import DARTS_PRIMITIVES, ENAS_PRIMITIVES, NB201_PRIMITIVES, OPS, make_op
-from archai.nas.supernet import Supernet, SupernetBuilder
+from archai.space.builder import expand_cells
+from archai.space.genotypes import GENOTYPES, genotype_to_desc
+from archai.space.model import build_model, count_params
+from archai.space.nb201 import arch_to_desc
+from archai.space.ops import DARTS_PRIMITIVES, ENAS_PRIMITIVES, NB201_PRIMITIVES, OPS, make_op
+from archai.space.supernet import Supernet, SupernetBuilder
 
 
 def test_darts_search_supernet_param_count():
@@ -131,7 +131,7 @@ def test_expand_cells_keeps_cells_and_changes_depth():
 
 
 def test_joined_node_starts_as_parent_function():
-    from archai.nas.model_desc import EdgeDesc, NodeDesc, OpDesc
+    from archai.space.model_desc import EdgeDesc, NodeDesc, OpDesc
 
     parent = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=8, n_cells=3)
     child = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=8, n_cells=3)

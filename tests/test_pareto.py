@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from archai.nas.pareto import (
+from archai.search.pareto import (
     Constraint,
     Objective,
     ParetoFront,

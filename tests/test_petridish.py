@@ -18,10 +18,10 @@ from archai.algos.petridish.space import (
     child_init_state,
     select_pairs,
 )
-from archai.nas.jobs import warm_start
-from archai.nas.model import build_model
-from archai.nas.supernet import Supernet
-from archai.nas.trainer import trainer_conf
+from archai.search.jobs import warm_start
+from archai.search.trainer import trainer_conf
+from archai.space.model import build_model
+from archai.space.supernet import Supernet
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIMS = ["sep_conv_3x3", "max_pool_3x3", "skip_connect"]

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from archai.algos.darts.arch_step import DartsArchStep
-from archai.nas.ops import DARTS_PRIMITIVES
-from archai.nas.supernet import PLAIN, MixedOpOptions, Supernet, SupernetBuilder
-from archai.nas.trainer import Trainer, trainer_conf
+from archai.search.trainer import Trainer, trainer_conf
+from archai.space.ops import DARTS_PRIMITIVES
+from archai.space.supernet import PLAIN, MixedOpOptions, Supernet, SupernetBuilder
 
 LEVERS = {
     "skip_none": MixedOpOptions(skip_none=True, shared_relu=False, checkpoint=False),

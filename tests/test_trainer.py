@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from archai.common.checkpoint import load_checkpoint
 from archai.common.logger import RunLogger, read_events
 from archai.datasets import build_loaders
-from archai.nas.trainer import NonFiniteLossError, Trainer, TrainerHook, trainer_conf
+from archai.search.trainer import NonFiniteLossError, Trainer, TrainerHook, trainer_conf
 
 LOADER = {
     "batch_size": 50,

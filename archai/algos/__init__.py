@@ -1,7 +1,7 @@
 """Search algorithms; importing this package registers them with ``SEARCHERS``.
 
 >>> from archai.algos import DartsSearcher, PetridishSearcher, RandomSearcher
->>> from archai.nas.searcher import SEARCHERS
+>>> from archai.search.searcher import SEARCHERS
 >>> {"darts", "petridish", "random"} <= set(SEARCHERS.names())
 True
 """

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from archai.nas.supernet import Supernet
-from archai.nas.trainer import Trainer, TrainerHook, split_logits
+from archai.search.trainer import Trainer, TrainerHook, split_logits
+from archai.space.supernet import Supernet
 
 
 class DartsArchStep(TrainerHook):

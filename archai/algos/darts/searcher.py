@@ -12,12 +12,12 @@ from archai.algos.darts.arch_step import DartsArchStep
 from archai.algos.darts.plots import plot_alphas
 from archai.common.checks import Range
 from archai.common.seeding import seed_everything
-from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
-from archai.nas.cost import measure_cost
-from archai.nas.genotypes import desc_to_genotype, format_genotype
-from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
-from archai.nas.supernet import MixedOpOptions, Supernet, SupernetBuilder, finalize_supernet
-from archai.nas.trainer import Trainer, TrainerHook
+from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
+from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.search.trainer import Trainer, TrainerHook
+from archai.space.cost import measure_cost
+from archai.space.genotypes import desc_to_genotype, format_genotype
+from archai.space.supernet import MixedOpOptions, Supernet, SupernetBuilder, finalize_supernet
 
 
 class AlphaLog(TrainerHook):

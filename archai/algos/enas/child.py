@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archai.nas.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
-from archai.nas.ops import FactorizedReduce, ReLUConvBN, make_op
+from archai.space.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
+from archai.space.ops import FactorizedReduce, ReLUConvBN, make_op
 
 #: One cell's architecture: per node ``(input_a, op_a, input_b, op_b)``.
 CellArch = list[tuple[int, str, int, str]]

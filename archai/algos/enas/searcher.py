@@ -18,13 +18,13 @@ from archai.algos.enas.controller import Controller, Reinforce
 from archai.common.checks import Range
 from archai.common.metrics import topk_correct
 from archai.common.seeding import seed_everything
-from archai.nas.builder import TemplateBuilder
-from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
-from archai.nas.cost import measure_cost
-from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
-from archai.nas.ops import frozen_bn_stats
-from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
-from archai.nas.trainer import Trainer, TrainerHook
+from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
+from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.search.trainer import Trainer, TrainerHook
+from archai.space.builder import TemplateBuilder
+from archai.space.cost import measure_cost
+from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
+from archai.space.ops import frozen_bn_stats
 
 
 class EnasHook(TrainerHook):

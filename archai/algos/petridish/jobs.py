@@ -10,11 +10,11 @@ from archai.common.checkpoint import save_checkpoint
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.datasets import build_loaders
-from archai.nas.jobs import finished_result, prepare_job, warm_start, with_notes
-from archai.nas.model import build_model
-from archai.nas.model_desc import ModelDesc
-from archai.nas.supernet import Supernet
-from archai.nas.trainer import Trainer, TrainerHook
+from archai.search.jobs import finished_result, prepare_job, warm_start, with_notes
+from archai.search.trainer import Trainer, TrainerHook
+from archai.space.model import build_model
+from archai.space.model_desc import ModelDesc
+from archai.space.supernet import Supernet
 
 
 class L1Penalty(TrainerHook):

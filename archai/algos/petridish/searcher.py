@@ -20,11 +20,11 @@ from archai.algos.petridish.space import SeedBuilder
 from archai.common.checks import Each, OneOf
 from archai.common.errors import DamagedStateError
 from archai.common.jsonio import read_state, set_aside, write_json
-from archai.nas.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
-from archai.nas.jobs import readable_checkpoint, run_train_job
-from archai.nas.model_desc import ModelDesc
-from archai.nas.pareto import Objective, ParetoFront
-from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
+from archai.search.jobs import readable_checkpoint, run_train_job
+from archai.search.pareto import Objective, ParetoFront
+from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.space.model_desc import ModelDesc
 
 
 def _rng_to_json(state: tuple) -> list:

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import torch
 
-from archai.nas.builder import ModelDescBuilder
-from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.nas.supernet import MIXED
+from archai.space.builder import ModelDescBuilder
+from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.space.supernet import MIXED
 
 Selection = dict[str, list[tuple[int, str]]]  # cell kind -> [(input state, op)]
 

@@ -12,20 +12,11 @@ import math
 import random
 import time
 
-from archai.nas.builder import TemplateBuilder
-from archai.nas.conf_rules import COUNT, NON_NEGATIVE
-from archai.nas.jobs import run_train_job
-from archai.nas.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
-from archai.nas.searcher import Candidate, Searcher, SearchResult, register_searcher
-
-
-def sample_cell(rng: random.Random, kind: str, n_nodes: int, primitives: list[str], k: int = 2) -> CellDesc:
-    """A uniformly random DARTS-style cell: each node sums ``k`` distinct earlier states."""
-    nodes = []
-    for i in range(n_nodes):
-        inputs = rng.sample(range(2 + i), min(k, 2 + i))
-        nodes.append(NodeDesc([EdgeDesc(OpDesc(rng.choice(primitives)), j) for j in inputs]))
-    return CellDesc(kind, 0, nodes, list(range(2, 2 + n_nodes)))
+from archai.search.conf_rules import COUNT, NON_NEGATIVE
+from archai.search.jobs import run_train_job
+from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.space.builder import TemplateBuilder
+from archai.space.sampling import sample_cell
 
 
 @register_searcher("random")

@@ -43,16 +43,6 @@ DARTS_PRIMITIVES = (
 ENAS_PRIMITIVES = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
 #: The five NAS-Bench-201 candidates (Dong & Yang, 2020).
 NB201_PRIMITIVES = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-#: Petridish's default candidate set (Hu et al., 2019).
-PETRIDISH_PRIMITIVES = (
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-)
 
 
 def make_op(name: str, channels: int, stride: int, affine: bool) -> nn.Module:

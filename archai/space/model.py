@@ -1,7 +1,7 @@
-"""``nn.Module`` networks built from a :class:`~archai.nas.model_desc.ModelDesc`.
+"""``nn.Module`` networks built from a :class:`~archai.space.model_desc.ModelDesc`.
 
 Example:
-    >>> from archai.nas.genotypes import genotype_to_desc, GENOTYPES
+    >>> from archai.space.genotypes import genotype_to_desc, GENOTYPES
     >>> desc = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=16, n_cells=8)
     >>> model = build_model(desc).eval()
     >>> model(torch.zeros(2, 3, 32, 32)).shape
@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from archai.common.errors import UnknownNameError
-from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc
-from archai.nas.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
+from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc
+from archai.space.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
 
 #: ``(edge, channels, stride, affine, (cell, node, edge) indices) -> module``; lets a searcher
 #: build special edges (a DARTS mixed op) while the library builds everything else.

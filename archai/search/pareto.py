@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from archai.space.cost import measure_cost
+from archai.space.model_desc import ModelDesc
+
 
 @dataclass(frozen=True)
 class Objective:
@@ -178,7 +181,7 @@ class ParetoFront:
     def band_records(self) -> list[dict]:
         return [r for r, b in zip(self.records, self.band) if b]
 
-    def to_csv(self, path: str | Path, extra: Sequence[str] = ("algo", "desc_path")) -> Path:
+    def to_csv(self, path: str | Path) -> Path:
         """One row per record: id, algo, each objective, desc_path, on_front, feasible."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +269,7 @@ def _num(v: Any) -> float:
 
 
 def candidate_records(result: Any, algo: str, folder: str | Path) -> list[dict]:
-    """Records of a :class:`~archai.nas.searcher.SearchResult`'s candidates with ``val_error``
+    """Records of a :class:`~archai.search.searcher.SearchResult`'s candidates with ``val_error``
     (``1 - val_top1``) added, for :class:`ParetoFront`."""
     out = []
     for c in result.candidates:
@@ -295,9 +298,6 @@ def front_from_conf(records: list[dict], conf: Mapping[str, Any]) -> ParetoFront
     wanted = {o.name for o in objectives} | {c.name for c in constraints}
     todo = [m for m in MEASURED if m in wanted]
     if todo:
-        from archai.nas.cost import measure_cost
-        from archai.nas.model_desc import ModelDesc
-
         for r in records:
             if any(r.get(m) is None for m in todo) and r.get("desc_path"):
                 rep = measure_cost(

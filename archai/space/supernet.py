@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from archai.nas.builder import ModelDescBuilder
-from archai.nas.model import Model
-from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.nas.ops import DARTS_PRIMITIVES, after_leading_relu, frozen_bn_stats, make_op
+from archai.space.builder import ModelDescBuilder
+from archai.space.model import Model
+from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.space.ops import DARTS_PRIMITIVES, after_leading_relu, frozen_bn_stats, make_op
 
 MIXED = "mixed"
 
@@ -149,7 +149,7 @@ def _edge_counts(desc: ModelDesc) -> dict[str, int]:
 
 
 class Supernet(nn.Module):
-    """A :class:`~archai.nas.model.Model` whose ``mixed`` edges share per-kind alphas.
+    """A :class:`~archai.space.model.Model` whose ``mixed`` edges share per-kind alphas.
 
     ``weighting="softmax"`` mixes by the softmax of the alphas (DARTS); ``"linear"`` uses the
     alphas as they are (Petridish, with an L1 penalty added by the trainer). ``options`` choose
@@ -237,7 +237,7 @@ class Supernet(nn.Module):
 
 
 def finalize_cell(
-    cell: CellDesc, weights: torch.Tensor, k: int = 2, exclude: Sequence[str] = ("none",), n_inputs: int = 2
+    cell: CellDesc, weights: torch.Tensor, k: int = 2, exclude: Sequence[str] = ("none",)
 ) -> CellDesc:
     """The discrete cell of a mixed cell: per node the ``k`` incoming edges whose best
     non-excluded op is strongest, each with that op (as DARTS derives its genotype)."""
@@ -259,8 +259,5 @@ def finalize_supernet(net: Supernet, k: int = 2, exclude: Sequence[str] = ("none
     """The discrete description of a supernet (same skeleton, ``k`` edges per node)."""
     desc = net.desc
     weights = net.mixing_weights()
-    cells = [
-        finalize_cell(c, weights[c.kind], k, exclude, desc.n_cell_inputs) if c.kind in weights else c
-        for c in desc.cells
-    ]
+    cells = [finalize_cell(c, weights[c.kind], k, exclude) if c.kind in weights else c for c in desc.cells]
     return dataclasses.replace(desc, cells=cells, affine=True, meta=dict(desc.meta))

@@ -30,21 +30,15 @@ from torch import nn
 
 from archai.common.checkpoint import load_checkpoint, save_checkpoint
 from archai.common.config import Config, confs_dir, load_config
+from archai.common.device import resolve_device
 from archai.common.logger import RunLogger
 from archai.common.metrics import RunningMean, topk_correct
 from archai.common.seeding import rng_states, set_rng_states
-from archai.nas.optim import build_optimizer, build_scheduler
+from archai.search.optim import build_optimizer, build_scheduler
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last checkpoint on disk is the last good state."""
-
-
-def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` (or None) picks CUDA when available, else the CPU; anything else is taken as is."""
-    if name is None or str(name) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def resolve_memory_format(channels_last: bool | None, device: torch.device) -> torch.memory_format:

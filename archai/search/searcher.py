@@ -4,8 +4,8 @@ A searcher receives a :class:`RunContext` (config, data, logger, executor, run f
 returns a :class:`SearchResult`: every candidate it evaluated, and the ids of the one(s) it
 chose for final training. Register it and ``--algos NAME`` finds it:
 
-    >>> from archai.nas.builder import GenotypeBuilder
-    >>> from archai.nas.genotypes import GENOTYPES
+    >>> from archai.space.builder import GenotypeBuilder
+    >>> from archai.space.genotypes import GENOTYPES
     >>> @register_searcher("darts_v2_as_is")
     ... class DartsV2AsIs(Searcher):
     ...     # searches nothing: proposes the published DARTS_V2 cell
@@ -29,13 +29,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from archai.common.config import Config, ConfigError
+from archai.common.device import resolve_device
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.common.registry import Registry
 from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provider
-from archai.nas.executor import Executor, JobResult, LocalExecutor
-from archai.nas.jobs import TrainJob
-from archai.nas.model_desc import ModelDesc
+from archai.search.executor import Executor, JobResult, LocalExecutor
+from archai.search.jobs import TrainJob
+from archai.space.model_desc import ModelDesc
 
 
 @dataclass
@@ -109,8 +110,6 @@ class RunContext:
 
     @cached_property
     def device(self) -> torch.device:
-        from archai.nas.trainer import resolve_device
-
         return resolve_device(self.conf.common.device)
 
     @cached_property
@@ -139,7 +138,7 @@ class RunContext:
         return loaders, shuffled
 
     def builder_args(self, protocol: str = "search", **overrides: Any) -> dict[str, Any]:
-        """Keyword arguments of a :class:`~archai.nas.builder.ModelDescBuilder` for the
+        """Keyword arguments of a :class:`~archai.space.builder.ModelDescBuilder` for the
         ``protocol``'s ``model`` section and this run's dataset (``overrides`` win)."""
         conf, info = self.conf[protocol].model, self.dataset_info
         args = dict(
@@ -204,7 +203,7 @@ class Searcher:
 
     name: ClassVar[str] = ""
     #: rules for keys of ``algos.<name>`` (``{"n_samples": Range(1, integer=True)}``), checked
-    #: with :mod:`archai.nas.conf_rules` before a run starts
+    #: with :mod:`archai.search.conf_rules` before a run starts
     value_checks: ClassVar[dict[str, Any]] = {}
     defaults: ClassVar[dict[str, Any]] = {}
     defaults_file: ClassVar[str | Path | None] = None

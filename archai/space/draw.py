@@ -1,7 +1,7 @@
 """Drawing a cell as a Graphviz graph (``.dot`` text; PNG/SVG when ``dot`` is installed).
 
 Example:
-    >>> from archai.nas.genotypes import GENOTYPES, genotype_cells
+    >>> from archai.space.genotypes import GENOTYPES, genotype_cells
     >>> print(cell_to_dot(genotype_cells(GENOTYPES["DARTS_V2"])[0]).splitlines()[0])
     digraph cell {
 """
@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from archai.nas.model_desc import CellDesc
+from archai.space.model_desc import CellDesc
 
 
 class GraphvizMissingError(RuntimeError):

@@ -26,12 +26,12 @@ from archai.common.logger import RunLogger
 from archai.common.runlock import FolderLock
 from archai.common.stopwatch import SavedStopwatch
 from archai.datasets import get_provider
-from archai.nas.conf_rules import value_rules
-from archai.nas.evaluator import evaluate_final
-from archai.nas.executor import make_executor
-from archai.nas.genotypes import GenotypeError, desc_to_genotype, format_genotype
-from archai.nas.pareto import candidate_records, front_from_conf
-from archai.nas.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
+from archai.search.conf_rules import value_rules
+from archai.search.evaluator import evaluate_final
+from archai.search.executor import make_executor
+from archai.search.pareto import candidate_records, front_from_conf
+from archai.search.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
+from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
 
 SUMMARY_KEYS = (
     "algo",

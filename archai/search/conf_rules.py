@@ -1,6 +1,6 @@
 """The value rules of Archai's config: ranges and allowed names for the keys of ``base.yaml``.
 
-``scripts/main.py`` (through :func:`archai.nas.experiment.build_config`) checks every run's
+``scripts/main.py`` (through :func:`archai.search.experiment.build_config`) checks every run's
 config against :func:`value_rules` before it creates a run folder, so ``--eval.trainer.epochs -1``
 or ``--trainer.optimizer.name sgdd`` is a one-line error instead of a failed (or silently useless)
 run. A searcher adds rules for its own section with the ``value_checks`` class attribute.
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from archai.common.checks import Each, OneOf, Range, Rule
 from archai.datasets import DATASETS
-from archai.nas.model_desc import SKELETONS
-from archai.nas.ops import OPS
-from archai.nas.optim import OPTIMIZERS, SCHEDULES
+from archai.search.optim import OPTIMIZERS, SCHEDULES
+from archai.space.model_desc import SKELETONS
+from archai.space.ops import OPS
 
 COUNT = Range(1, integer=True)  # at least one
 NON_NEGATIVE_INT = Range(0, integer=True)

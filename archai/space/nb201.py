@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 
 from archai.common.errors import UserError
-from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.nas.ops import NB201_PRIMITIVES
+from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.space.ops import NB201_PRIMITIVES
 
 
 class ArchStringError(UserError, ValueError):

@@ -6,8 +6,10 @@ parts an algorithm changes: ``make_cell`` (always), ``reduction_positions`` and
 ``aux_position`` (rarely).
 
 Example:
-    >>> from archai.nas.genotypes import GENOTYPES
-    >>> desc = GenotypeBuilder(GENOTYPES["DARTS_V2"], init_channels=36, n_cells=20, aux_head=True).build()
+    >>> from archai.space.model_desc import EdgeDesc, NodeDesc, OpDesc
+    >>> node = NodeDesc([EdgeDesc(OpDesc("sep_conv_3x3"), 0), EdgeDesc(OpDesc("skip_connect"), 1)])
+    >>> cells = [CellDesc(kind, 0, [node], concat=[2]) for kind in ("normal", "reduction")]
+    >>> desc = TemplateBuilder(*cells, init_channels=36, n_cells=20, aux_head=True).build()
     >>> [i for i, c in enumerate(desc.cells) if c.kind == "reduction"], desc.aux_after
     ([6, 13], 13)
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from archai.nas.model_desc import CellDesc, ModelDesc
+from archai.space.model_desc import CellDesc, ModelDesc
 
 
 class ModelDescBuilder:
@@ -102,16 +104,6 @@ class TemplateBuilder(ModelDescBuilder):
         cell = copy.deepcopy(self.templates[kind])
         cell.channels = channels
         return cell
-
-
-class GenotypeBuilder(TemplateBuilder):
-    """Builds the evaluation network of a DARTS-style genotype."""
-
-    def __init__(self, genotype: Any, **kw: Any) -> None:
-        from archai.nas.genotypes import genotype_cells
-
-        normal, reduction = genotype_cells(genotype)
-        super().__init__(normal, reduction, **kw)
 
 
 def expand_cells(desc: ModelDesc, **kw: Any) -> ModelDesc:

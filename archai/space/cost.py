@@ -1,7 +1,7 @@
 """Cost of a description: parameters, MACs, measured latency and peak training memory.
 
 Example:
-    >>> from archai.nas.genotypes import GENOTYPES, genotype_to_desc
+    >>> from archai.space.genotypes import GENOTYPES, genotype_to_desc
     >>> report = measure_cost(genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=16, n_cells=8))
     >>> report.params > 0 and report.macs > report.params
     True
@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from archai.nas.model import build_model, count_params
-from archai.nas.model_desc import ModelDesc
+from archai.space.model import build_model, count_params
+from archai.space.model_desc import ModelDesc
 
 
 @dataclass

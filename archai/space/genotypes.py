@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from archai.common.errors import UserError
-from archai.nas.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+from archai.space.builder import TemplateBuilder
+from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 
 Pairs = list[tuple[str, int]]
 
@@ -128,10 +129,16 @@ def desc_to_genotype(desc: ModelDesc) -> Genotype:
     return cells_to_genotype(normal, reduction)
 
 
-def genotype_to_desc(g: Genotype | str, **kw: Any) -> ModelDesc:
-    """Evaluation network of a genotype; ``kw`` as for :class:`~archai.nas.builder.ModelDescBuilder`."""
-    from archai.nas.builder import GenotypeBuilder
+class GenotypeBuilder(TemplateBuilder):
+    """Builds the evaluation network of a DARTS-style genotype."""
 
+    def __init__(self, genotype: Any, **kw: Any) -> None:
+        normal, reduction = genotype_cells(genotype)
+        super().__init__(normal, reduction, **kw)
+
+
+def genotype_to_desc(g: Genotype | str, **kw: Any) -> ModelDesc:
+    """Evaluation network of a genotype; ``kw`` as for :class:`~archai.space.builder.ModelDescBuilder`."""
     g = parse_genotype(g) if isinstance(g, str) else g
     desc = GenotypeBuilder(g, **kw).build()
     desc.meta["genotype"] = format_genotype(g)

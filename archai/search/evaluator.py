@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archai.nas.builder import expand_cells
-from archai.nas.jobs import run_train_job
-from archai.nas.model_desc import ModelDesc
-from archai.nas.searcher import RunContext, SearchResult
+from archai.search.jobs import run_train_job
+from archai.search.searcher import RunContext, SearchResult
+from archai.space.builder import expand_cells
+from archai.space.model_desc import ModelDesc
 
 
 @dataclass

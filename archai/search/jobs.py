@@ -21,14 +21,15 @@ from pathlib import Path
 import torch
 
 from archai.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from archai.common.device import resolve_device
 from archai.common.jsonio import json_safe, read_state, set_aside, write_json
 from archai.common.logger import RunLogger
 from archai.common.seeding import seed_everything
 from archai.datasets import build_loaders
-from archai.nas.cost import count_macs
-from archai.nas.model import build_model, count_params
-from archai.nas.model_desc import ModelDesc
-from archai.nas.trainer import Trainer, resolve_device
+from archai.search.trainer import Trainer
+from archai.space.cost import count_macs
+from archai.space.model import build_model, count_params
+from archai.space.model_desc import ModelDesc
 
 
 @dataclass
@@ -46,7 +47,6 @@ class TrainJob:
     init_weights: str | None = None  # warm start: a state_dict file, loaded where names/shapes match
     save_weights: bool = False  # keep the trained weights as weights.pt (parents of grown children)
     num_threads: int = 0
-    tensorboard: bool = False
     console: dict = field(default_factory=dict)  # RunLogger's quiet/progress: the run's console settings
 
     def as_args(self) -> tuple:
@@ -143,7 +143,7 @@ def run_train_job(job_data: dict) -> dict:
     if job.init_weights:
         warm_start(model, job.init_weights)
     loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
-    with RunLogger(job_dir, level="progress", tensorboard=job.tensorboard, **job.console) as log:
+    with RunLogger(job_dir, level="progress", tensorboard=False, **job.console) as log:
         trainer = Trainer(
             model,
             job.trainer,
