@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from archai.common.config import confs_dir, load_yaml
 from archai.common.errors import UserError
 from archai.datasets import DATASETS
 from archai.space.cost import measure_cost
@@ -42,6 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def dataset_skeleton(name: str) -> str:
+    """The skeleton ``confs/datasets/NAME.yaml`` names (``darts`` when it names none)."""
+    path = confs_dir() / "datasets" / f"{name}.yaml"
+    data = load_yaml(path) if path.is_file() else {}
+    return str(data.get("model", {}).get("skeleton", "darts"))
+
+
 def resolve_spec(args: argparse.Namespace) -> ModelDesc:
     info = DATASETS.get(args.dataset).info
     shape = dict(in_channels=info.channels, image_size=info.size, n_classes=info.n_classes)
@@ -58,7 +66,7 @@ def resolve_spec(args: argparse.Namespace) -> ModelDesc:
             f"'{spec}' is not a built-in genotype ({', '.join(GENOTYPES)}), a genotype string, "
             f"or a description file; for a NAS-Bench-201 arch string add --space nb201"
         )
-    skeleton = "imagenet" if args.dataset == "imagenet" else "darts"
+    skeleton = dataset_skeleton(args.dataset)
     return genotype_to_desc(
         genotype,
         init_channels=args.init_channels or 36,

@@ -18,8 +18,8 @@ from __future__ import annotations
 from archai.common.checks import Each, OneOf, Range, Rule
 from archai.datasets import DATASETS
 from archai.search.optim import OPTIMIZERS, SCHEDULES
-from archai.space.model_desc import SKELETONS
 from archai.space.ops import OPS
+from archai.space.skeletons import SKELETONS
 
 COUNT = Range(1, integer=True)  # at least one
 NON_NEGATIVE_INT = Range(0, integer=True)
@@ -60,7 +60,7 @@ def value_rules(searcher: type | None = None, name: str | None = None) -> list[t
         ("*trainer.bn_recalibrate", NON_NEGATIVE_INT),
         ("*trainer.log_every_steps", NON_NEGATIVE_INT),
         ("*trainer.progress_every_s", NON_NEGATIVE),
-        ("*model.skeleton", OneOf(lambda: SKELETONS)),
+        ("*model.skeleton", OneOf(SKELETONS.names)),
         ("*model.init_channels", COUNT),
         ("*model.n_cells", COUNT),
         ("*model.n_nodes", COUNT),

@@ -25,7 +25,7 @@ class EvalOutcome:
 def eval_desc(ctx: RunContext, desc: ModelDesc) -> ModelDesc:
     """The network the eval protocol trains for a searched ``desc``: its cells rebuilt into the
     ``eval.model`` skeleton when ``eval.expand`` is true (DARTS-style cells), else ``desc`` as is."""
-    if not bool(ctx.conf.eval.expand) or desc.skeleton == "nb201":
+    if not bool(ctx.conf.eval.expand) or not desc.skeleton_def.expandable:
         return desc
     return expand_cells(desc, **ctx.builder_args("eval"))
 

@@ -119,20 +119,11 @@ class ResBlock(nn.Module):
 
 
 class AuxHead(nn.Module):
-    """Auxiliary classifier (Szegedy et al.) as in the DARTS evaluation networks.
+    """Auxiliary classifier (Szegedy et al.) as in the DARTS evaluation networks; ``pool`` (the
+    skeleton's :meth:`~archai.space.skeletons.Skeleton.aux_pool`) shrinks the maps first."""
 
-    On the 8x8 maps of a 32x32 input it pools with a 5x5 window at stride 3 (CIFAR) as the
-    published code does; on 14x14 ImageNet maps with stride 2; on other sizes adaptively to 2x2.
-    """
-
-    def __init__(self, C: int, n_classes: int, feature_size: int, imagenet: bool) -> None:
+    def __init__(self, C: int, n_classes: int, pool: nn.Module) -> None:
         super().__init__()
-        if imagenet and feature_size == 14:
-            pool = nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False)
-        elif not imagenet and feature_size == 8:
-            pool = nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False)
-        else:
-            pool = nn.AdaptiveAvgPool2d(2)
         self.features = nn.Sequential(
             nn.ReLU(inplace=False),
             pool,
@@ -165,31 +156,9 @@ class Model(nn.Module):
         self.desc = desc
         self.drop_path_prob = 0.0
         build = edge_builder or default_edge_builder
-        C, c_in = desc.init_channels, desc.in_channels
-        size = desc.image_size
-        if desc.skeleton == "imagenet":
-            self.stem0 = nn.Sequential(
-                nn.Conv2d(c_in, C // 2, 3, 2, 1, bias=False),
-                nn.BatchNorm2d(C // 2),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(C // 2, C, 3, 2, 1, bias=False),
-                nn.BatchNorm2d(C),
-            )
-            self.stem1 = nn.Sequential(
-                nn.ReLU(inplace=True), nn.Conv2d(C, C, 3, 2, 1, bias=False), nn.BatchNorm2d(C)
-            )
-            c_pp = c_p = C
-            reduction_prev = True
-            size = -(-size // 8)
-        else:
-            c_stem = C * desc.stem_multiplier if desc.skeleton == "darts" else C
-            self.stem = nn.Sequential(
-                nn.Conv2d(c_in, c_stem, 3, stride=desc.stem_stride, padding=1, bias=False),
-                nn.BatchNorm2d(c_stem),
-            )
-            c_pp = c_p = c_stem
-            size = -(-size // desc.stem_stride)
-            reduction_prev = False
+        skeleton = desc.skeleton_def
+        self.stem, shape = skeleton.build_stem(desc)
+        c_pp, c_p, size, reduction_prev = shape.c_pp, shape.c_p, shape.size, shape.reduction_prev
         self.cells = nn.ModuleList()
         self.aux_head = None
         for i, cell in enumerate(desc.cells):
@@ -204,19 +173,13 @@ class Model(nn.Module):
             c_pp, c_p = c_p, desc.cell_out_channels(i)
             reduction_prev = cell.reduction
             if desc.aux_after == i:
-                self.aux_head = AuxHead(c_p, desc.n_classes, size, desc.skeleton == "imagenet")
-        self.lastact = (
-            nn.Sequential(nn.BatchNorm2d(c_p), nn.ReLU(inplace=True)) if desc.skeleton == "nb201" else None
-        )
+                self.aux_head = AuxHead(c_p, desc.n_classes, skeleton.aux_pool(size))
+        self.lastact = skeleton.build_head(desc, c_p)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, desc.n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        if self.desc.skeleton == "imagenet":
-            s0 = self.stem0(x)
-            s1 = self.stem1(s0)
-        else:
-            s0 = s1 = self.stem(x)
+        s0, s1 = self.stem(x)
         aux = None
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob)

@@ -34,15 +34,12 @@ from typing import Any
 
 import yaml
 
-from archai.common.errors import UserError
+from archai.space.skeletons import SKELETONS, DescError, Skeleton
+
+__all__ = ["CellDesc", "DescError", "EdgeDesc", "ModelDesc", "NodeDesc", "OpDesc"]
 
 FORMAT_VERSION = 1
 CELL_KINDS = ("normal", "reduction", "resblock")
-SKELETONS = ("darts", "imagenet", "nb201")
-
-
-class DescError(UserError, ValueError):
-    """A description is malformed; the message names the cell, node or edge at fault."""
 
 
 def _check_keys(d: Mapping, allowed: set[str], where: str) -> None:
@@ -157,8 +154,9 @@ class ModelDesc:
     """A whole network: skeleton, input/output shape, cells, optional auxiliary head.
 
     Args:
-        skeleton: ``darts`` (CIFAR-style stem, two-input cells), ``imagenet`` (two stride-2
-            stems, then as darts) or ``nb201`` (NAS-Bench-201: one-input cells, ResNet blocks).
+        skeleton: a registered :mod:`~archai.space.skeletons` name: ``darts`` (CIFAR-style stem,
+            two-input cells), ``imagenet`` (three stride-2 convolutions, then as darts) or
+            ``nb201`` (NAS-Bench-201: one-input cells, ResNet blocks).
         init_channels: C of the first cells; the stem outputs ``stem_multiplier * C`` channels
             (darts) or C channels (nb201).
         stem_stride: stride of the stem convolution (darts, nb201): 2 halves the resolution
@@ -250,23 +248,24 @@ class ModelDesc:
     # ------------------------------------------------------------------ validation
 
     @property
+    def skeleton_def(self) -> Skeleton:
+        """The registered :class:`~archai.space.skeletons.Skeleton` this description names."""
+        if self.skeleton not in SKELETONS:
+            raise DescError(f"skeleton '{self.skeleton}' is not one of {SKELETONS.names()}")
+        return SKELETONS.get(self.skeleton)
+
+    @property
     def n_cell_inputs(self) -> int:
-        return 1 if self.skeleton == "nb201" else 2
+        return self.skeleton_def.n_cell_inputs
 
     def validate(self, known_ops: Any = None) -> None:
-        """Checks structure, input indices and channel arithmetic; ``known_ops`` (a container of
-        op names) also checks op names. Raises :class:`DescError` naming the culprit."""
-        if self.skeleton not in SKELETONS:
-            raise DescError(f"skeleton '{self.skeleton}' is not one of {SKELETONS}")
+        """Checks structure, input indices, channel arithmetic and the skeleton's own rules;
+        ``known_ops`` (a container of op names) also checks op names. Raises
+        :class:`DescError` naming the culprit."""
+        skeleton = self.skeleton_def
         if not self.cells:
             raise DescError("model description has no cells")
-        if self.stem_stride not in (1, 2) or (self.skeleton == "imagenet" and self.stem_stride != 1):
-            raise DescError(
-                f"stem_stride must be 1 or 2 (1 for the imagenet skeleton, whose stems reduce by 8), "
-                f"got {self.stem_stride!r}"
-            )
-        n_in = self.n_cell_inputs
-        prev_out = self.init_channels if self.skeleton == "nb201" else None
+        n_in = skeleton.n_cell_inputs
         for ci, cell in enumerate(self.cells):
             where = f"cell {ci} ({cell.kind})"
             if cell.kind not in CELL_KINDS:
@@ -274,9 +273,6 @@ class ModelDesc:
             if cell.channels <= 0:
                 raise DescError(f"{where}: channels must be positive, got {cell.channels}")
             if cell.kind == "resblock":
-                if self.skeleton != "nb201":
-                    raise DescError(f"{where}: resblock cells belong to the nb201 skeleton")
-                prev_out = cell.channels
                 continue
             if not cell.nodes:
                 raise DescError(f"{where}: a cell needs at least one node")
@@ -309,21 +305,9 @@ class ModelDesc:
                     raise DescError(f"{where}: concat refers to state {s}, which does not exist")
             if cell.kind == "reduction" and cell.channels % 2:
                 raise DescError(f"{where}: reduction cells need an even channel count, got {cell.channels}")
-            if self.skeleton == "nb201":
-                if cell.kind != "normal" or len(cell.concat) != 1:
-                    raise DescError(f"{where}: nb201 cells are normal cells with a single output state")
-                if cell.channels != prev_out:
-                    raise DescError(
-                        f"{where}: has {cell.channels} channels but its input has {prev_out}; "
-                        "nb201 cells cannot change the channel count (a resblock does)"
-                    )
+        skeleton.validate(self)
         if self.aux_after is not None and not 0 <= self.aux_after < len(self.cells):
             raise DescError(f"aux_after {self.aux_after} is not a cell index (0..{len(self.cells) - 1})")
 
     def cell_out_channels(self, index: int) -> int:
-        cell = self.cells[index]
-        return (
-            cell.channels
-            if cell.kind == "resblock" or self.skeleton == "nb201"
-            else len(cell.concat) * cell.channels
-        )
+        return self.skeleton_def.cell_out_channels(self, index)
