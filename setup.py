@@ -5,10 +5,9 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 here = Path(__file__).parent
-confs = [
-    (str(Path("share/archai") / d.relative_to(here)), [str(f.relative_to(here)) for f in d.glob("*.yaml")])
-    for d in [here / "confs", *sorted(p for p in (here / "confs").rglob("*") if p.is_dir())]
-]
+# confs/ ships inside the package as archai.confs (read with importlib.resources), so a wheel
+# install finds its configs wherever it is installed
+conf_files = sorted(str(p.relative_to(here / "confs")) for p in (here / "confs").rglob("*.yaml"))
 
 setup(
     name="archai",
@@ -18,9 +17,9 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["archai", "archai.*"]),
-    package_data={"archai.datasets": ["data/*.npz", "data/*.txt"]},
-    data_files=confs,
+    packages=[*find_packages(include=["archai", "archai.*"]), "archai.confs"],
+    package_dir={"archai.confs": "confs"},
+    package_data={"archai.datasets": ["data/*.npz", "data/*.txt"], "archai.confs": conf_files},
     install_requires=[
         "torch>=2.2",
         "torchvision>=0.17",

@@ -27,10 +27,10 @@ trainer:
   nesterov: false
   milestones: [1, 2]
   name: sgd
-  opt: null
+  opt: !null str
 search:
   trainer: {_copy: /trainer, epochs: 50}
-  lr: '_copy: ../trainer/lr'
+  lr: {_copy: ../trainer/lr}
 """,
     )
 
@@ -133,7 +133,7 @@ def test_missing_reference_target(tmp_path):
 
 
 def test_reference_cycle(tmp_path):
-    p = write(tmp_path, "r.yaml", "a: '_copy: b'\nb: '_copy: a'\n")
+    p = write(tmp_path, "r.yaml", "a: {_copy: b}\nb: {_copy: a}\n")
     with pytest.raises(ConfigError, match="cycle"):
         load_config([p])
 
@@ -183,3 +183,67 @@ def test_shipped_confs_layer_cleanly():
             for ds in (None, "cifar10"):
                 conf = build_config(algo, ExperimentOptions([algo], full=full, dataset=ds))
                 assert algo in conf.algos
+
+
+def test_the_string_form_of_a_reference_is_refused_with_the_fix(tmp_path):
+    p = write(tmp_path, "r.yaml", "a: 1\nb: '_copy: a'\n")
+    with pytest.raises(ConfigError, match=r"'b': write a reference as \{_copy: a\}"):
+        load_config([p])
+
+
+def test_typed_null_keys_check_their_values(base, tmp_path):
+    assert load_config([base]).trainer.opt is None
+    assert load_config([base], overrides=["--trainer.opt", "12"]).trainer.opt == "12"  # a str key
+    typed = write(tmp_path, "t.yaml", "clip: !null float\nflag: !null bool\n")
+    cfg = load_config([typed], overrides=["--clip", "5", "--flag", "true"])
+    assert cfg.clip == 5.0 and isinstance(cfg.clip, float) and cfg.flag is True
+    with pytest.raises(ConfigError, match="'clip'.*expected float"):
+        load_config([typed], overrides=["--clip", "abc"])
+    assert load_config([typed, {"clip": 1.5}], overrides=["--clip", "null"]).clip is None
+    untyped = write(tmp_path, "u.yaml", "temperature: null\n")
+    with pytest.raises(ConfigError, match="declares no type.*'temperature: !null str'"):
+        load_config([untyped], overrides=["--temperature", "2"])
+    with pytest.raises(ConfigError, match="!null needs a type"):
+        load_config([write(tmp_path, "bad.yaml", "x: !null number\n")])
+
+
+def test_every_shipped_key_has_a_type():
+    import archai.algos  # noqa: F401
+    from archai.search.experiment import ExperimentOptions, build_config
+    from archai.search.searcher import SEARCHERS
+
+    def untyped(node, nulls, path=()):
+        for k, v in node.items():
+            if isinstance(v, dict):
+                yield from untyped(v, v._nulls, (*path, k))
+            elif v is None and k not in nulls:
+                yield ".".join((*path, k))
+
+    for algo in SEARCHERS.names():
+        conf = build_config(algo, ExperimentOptions([algo], full=True))
+        assert list(untyped(conf, conf._nulls)) == [], algo
+
+
+def test_a_loaded_config_is_read_only_and_changes_are_validated(base):
+    cfg = load_config([base])
+    for change in (
+        lambda: cfg.trainer.__setitem__("epochs", 3),
+        lambda: setattr(cfg.trainer, "epochs", 3),
+        lambda: cfg.trainer.update(epochs=3),
+        lambda: cfg.pop("trainer"),
+        lambda: cfg.trainer.setdefault("new_key", 1),
+    ):
+        with pytest.raises(TypeError, match="read-only.*with_overrides"):
+            change()
+    assert cfg.trainer.epochs == 10 and "new_key" not in cfg.trainer
+    changed = cfg.with_overrides({"trainer.epochs": 3, "trainer.lr": 1, "trainer.opt": "adam"})
+    assert (changed.trainer.epochs, changed.trainer.lr, changed.trainer.opt) == (3, 1.0, "adam")
+    assert cfg.trainer.epochs == 10  # the original is untouched
+    with pytest.raises(ConfigError, match="did you mean 'trainer.epochs'"):
+        cfg.with_overrides({"trainer.epoch": 3})
+    with pytest.raises(ConfigError, match="expected int"):
+        cfg.with_overrides({"trainer.epochs": "many"})
+    back = changed.with_overrides({"trainer.opt": None})  # the declared type survives the copy
+    assert back.trainer.opt is None
+    with pytest.raises(ConfigError, match="expected str"):
+        back.with_overrides({"trainer.opt": 3})

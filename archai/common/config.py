@@ -10,28 +10,36 @@ File syntax (only safe YAML loading is used; ``1e-4`` is a float):
 
 - ``__include__: other.yaml`` (or a list of files), relative to the including file. Included
   files are merged first, in order; the including file's own keys win.
-- ``_copy: /abs/key/path`` inside a mapping merges the mapping found there; the local keys win.
-- ``key: '_copy: ../rel/path'`` takes the value found there.
-  Relative paths start at the mapping that holds the ``_copy`` text; ``..`` goes up one level.
-  References are resolved after every layer and override is applied, so an override of the
-  referenced value flows to every place that copies it.
+- ``key: {_copy: /abs/key/path}`` takes the value found there; when it is a mapping, keys
+  written next to ``_copy`` are merged over it (the local keys win). A relative path
+  (``{_copy: sibling}``, ``{_copy: ../other/key}``) starts at the mapping that holds ``key``;
+  ``..`` goes up one level. References are resolved after every layer and override is applied, so an override
+  of the referenced value flows to every place that copies it.
+- ``key: !null TYPE`` declares a key whose default is null (no value) and whose values have
+  type TYPE (``str``, ``int``, ``float``, ``bool``, ``list``, ``mapping``). Every key of the
+  schema has a type: a plain ``null`` there is an error as soon as a layer sets the key.
+
+A loaded :class:`Config` is read-only; :meth:`Config.with_overrides` returns a changed,
+validated copy.
 
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "base.yaml").write_text("trainer: {epochs: 10, lr: 0.1}\\n"
+    >>> _ = (d / "base.yaml").write_text("trainer: {epochs: 10, lr: 0.1, clip: !null float}\\n"
     ...                                  "eval: {trainer: {_copy: /trainer, epochs: 600}}\\n")
     >>> cfg = load_config([d / "base.yaml"], overrides=["--trainer.lr", "0.5"])
-    >>> cfg.eval.trainer.lr, cfg.eval.trainer.epochs
-    (0.5, 600)
+    >>> cfg.eval.trainer.lr, cfg.eval.trainer.epochs, cfg.trainer.clip
+    (0.5, 600, None)
+    >>> cfg.with_overrides({"trainer.clip": 5}).trainer.clip
+    5.0
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import importlib.resources
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +50,7 @@ from archai.common.errors import UserError
 
 INCLUDE_KEY = "__include__"
 COPY_KEY = "_copy"
-COPY_PREFIX = "_copy:"
+COPY_PREFIX = "_copy:"  # the retired string form of a reference, refused with a hint
 
 PathT = tuple[str, ...]
 
@@ -66,22 +74,61 @@ ConfigLoader.add_implicit_resolver(
 )
 
 
+class Null:
+    """The default of a key that has no value but a declared type (``key: !null float`` in YAML,
+    ``Null(float)`` in a searcher's ``defaults``)."""
+
+    TYPES: dict[str, type] = {
+        "str": str,
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "list": list,
+        "mapping": dict,
+    }
+
+    def __init__(self, type_: str | type) -> None:
+        names = {v: k for k, v in self.TYPES.items()}
+        name = type_ if isinstance(type_, str) else names.get(type_, "")
+        if name not in self.TYPES:
+            raise ConfigError(
+                f"!null needs a type, one of {', '.join(self.TYPES)}; got {type_!r} (write e.g. 'key: !null str')"
+            )
+        self.name = name
+
+    def example(self) -> Any:
+        """A value of the declared type, to check others against."""
+        return self.TYPES[self.name]()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Null) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("Null", self.name))
+
+    def __repr__(self) -> str:
+        return f"Null({self.name})"
+
+
+ConfigLoader.add_constructor("!null", lambda loader, node: Null(loader.construct_scalar(node)))
+
+
 def parse_yaml(text: str):
     """Safe YAML parsing with :class:`ConfigLoader` (never constructs Python objects)."""
     return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - ConfigLoader is a SafeLoader
 
 
 def confs_dir() -> Path:
-    """The folder of Archai's YAML configs (``confs/`` of a source checkout, or the installed copy)."""
-    here = Path(__file__).resolve().parents[2] / "confs"
-    if (here / "base.yaml").is_file():
-        return here
-    installed = Path(sys.prefix) / "share" / "archai" / "confs"
-    if (installed / "base.yaml").is_file():
-        return installed
-    raise FileNotFoundError(
-        f"Archai's confs/ folder is neither at {here} nor at {installed}; reinstall archai"
-    )
+    """The folder of Archai's shipped YAML configs: the package data ``archai.confs`` (the
+    repository's ``confs/``, wherever archai is installed, from a wheel or editable), or the
+    ``confs/`` beside this source tree when archai runs from a checkout that is not installed."""
+    try:
+        found = Path(str(importlib.resources.files("archai.confs")))
+    except ModuleNotFoundError:
+        found = Path(__file__).resolve().parents[2] / "confs"
+    if not (found / "base.yaml").is_file():
+        raise FileNotFoundError(f"Archai's configs are missing from {found}; reinstall archai")
+    return found
 
 
 class ConfigError(UserError, ValueError):
@@ -89,16 +136,23 @@ class ConfigError(UserError, ValueError):
 
 
 class Config(dict):
-    """A nested ``dict`` with attribute access (``cfg.trainer.epochs``).
+    """A read-only nested ``dict`` with attribute access (``cfg.trainer.epochs``).
 
-    It stays a plain dict underneath, so it pickles, compares and serializes like one.
+    It stays a plain dict underneath, so it pickles, compares and serializes like one. It cannot
+    be changed in place (a validated config stays valid); :meth:`with_overrides` returns a
+    changed copy, checked like a command-line override.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        nulls: dict[str, Null] = {}
         for k, v in self.items():
-            if isinstance(v, dict) and not isinstance(v, Config):
+            if isinstance(v, Null):
+                nulls[k] = v
+                dict.__setitem__(self, k, None)
+            elif isinstance(v, dict) and not isinstance(v, Config):
                 dict.__setitem__(self, k, Config(v))
+        object.__setattr__(self, "_nulls", nulls)  # declared types of the keys that are null
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -108,19 +162,38 @@ class Config(dict):
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise AttributeError(f"config has no key '{name}'{hint}") from None
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            "a Config is read-only once validated; make a changed copy with "
+            "conf.with_overrides({'trainer.epochs': 3}) (checked like a command-line override)"
+        )
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        if isinstance(value, dict) and not isinstance(value, Config):
-            value = Config(value)
-        super().__setitem__(key, value)
+    __setattr__ = __setitem__ = __delitem__ = __delattr__ = _read_only
+    update = pop = popitem = setdefault = clear = __ior__ = _read_only
 
     def __deepcopy__(self, memo: dict) -> Config:
-        return Config(copy.deepcopy(dict(self), memo))
+        return _with_nulls(Config(copy.deepcopy(self.typed_dict(), memo)), self.null_types())
+
+    def __copy__(self) -> Config:
+        return _with_nulls(Config(self.typed_dict()), self.null_types())
+
+    def null_types(self, prefix: PathT = ()) -> dict[PathT, Null]:
+        """Key path -> declared type of every key that may be null (whether it is now or not)."""
+        out = {(*prefix, k): n for k, n in self._nulls.items()}
+        for k, v in self.items():
+            if isinstance(v, Config):
+                out.update(v.null_types((*prefix, k)))
+        return out
 
     def __reduce__(self):  # pickle as a plain dict, rebuilt as Config
-        return (Config, (to_plain(self),))
+        return (Config, (self.typed_dict(),))
+
+    def typed_dict(self) -> dict:
+        """Plain nested dicts, null keys given back their declared types (:class:`Null`)."""
+        out = {}
+        for k, v in self.items():
+            out[k] = v.typed_dict() if isinstance(v, Config) else self._nulls.get(k, v) if v is None else v
+        return out
 
     def get_path(self, path: str | Sequence[str]) -> Any:
         """Value at a dotted path such as ``"trainer.optimizer.lr"``."""
@@ -130,6 +203,26 @@ class Config(dict):
                 raise KeyError(f"config has no key '{_join(_split(path))}'")
             node = node[key]
         return node
+
+    def with_overrides(self, changes: Mapping[str, Any]) -> Config:
+        """A copy with ``changes`` (dotted key path -> value) applied; each key must exist and
+        each value have its key's type (ints become floats where floats are expected).
+
+        Raises:
+            ConfigError: an unknown key (with the closest valid one) or a value of the wrong type.
+        """
+        tree, nulls = self.typed_dict(), self.null_types()
+        for dotted, value in changes.items():
+            path = _split(dotted)
+            node: Any = tree
+            for i, k in enumerate(path[:-1]):
+                if not isinstance(node.get(k), dict):
+                    raise ConfigError(f"unknown config key '{_join(path)}'{_suggest(tree, path[: i + 1])}")
+                node = node[k]
+            if path[-1] not in node:
+                raise ConfigError(f"unknown config key '{_join(path)}'{_suggest(tree, path)}")
+            node[path[-1]] = coerce_value(path, to_plain(value), node[path[-1]], "with_overrides", nulls)
+        return _with_nulls(Config(tree), nulls)
 
     def to_dict(self) -> dict:
         return to_plain(self)
@@ -145,13 +238,36 @@ class Config(dict):
         return path
 
 
+def _with_nulls(conf: Config, nulls: Mapping[PathT, Null]) -> Config:
+    """Records on ``conf``'s nodes which keys may be null, and their types (in place)."""
+    for path, null in nulls.items():
+        node: Any = conf
+        for k in path[:-1]:
+            node = node.get(k) if isinstance(node, Mapping) else None
+        if isinstance(node, Config) and path[-1] in node:
+            node._nulls[path[-1]] = null
+    return conf
+
+
+def _null_paths(tree: Any, prefix: PathT = ()) -> dict[PathT, Null]:
+    """Key path -> :class:`Null` for every typed null in a (resolved) schema tree."""
+    out: dict[PathT, Null] = {}
+    if isinstance(tree, Mapping):
+        for k, v in tree.items():
+            if isinstance(v, Null):
+                out[(*prefix, k)] = v
+            else:
+                out.update(_null_paths(v, (*prefix, k)))
+    return out
+
+
 def to_plain(value: Any) -> Any:
     """Converts nested Config/tuples to plain dicts/lists (what YAML and JSON can hold)."""
     if isinstance(value, Mapping):
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
-    return value
+    return None if isinstance(value, Null) else value
 
 
 # ----------------------------------------------------------------------------- files and merging
@@ -231,25 +347,33 @@ class _Resolver:
     def resolve(self, node: Any, path: PathT) -> Any:
         if isinstance(node, Mapping):
             node = self._expand(node, path)
+            if not isinstance(node, Mapping):  # {_copy: path} of a value that is not a mapping
+                return node
             return {k: self.resolve(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
             return [self.resolve(v, (*path, str(i))) for i, v in enumerate(node)]
         if isinstance(node, str) and node.startswith(COPY_PREFIX):
-            return self.lookup(_ref_target(path[:-1], node[len(COPY_PREFIX) :]), path)
+            raise ConfigError(
+                f"'{_join(path)}': write a reference as {{{COPY_KEY}: {node[len(COPY_PREFIX) :].strip()}}}, "
+                f"not as the string '{node}'"
+            )
         return node
 
-    def _expand(self, node: Mapping, path: PathT) -> Mapping:
+    def _expand(self, node: Mapping, path: PathT) -> Any:
         if COPY_KEY not in node:
             return node
         ref = node[COPY_KEY]
         if not isinstance(ref, str):
             raise ConfigError(f"'{_join((*path, COPY_KEY))}' must be a key path string")
-        target = self.lookup(_ref_target(path, ref), path)
-        if not isinstance(target, Mapping):
-            raise ConfigError(
-                f"'{_join(path)}' copies '{ref}', which is a {type(target).__name__}, not a mapping"
-            )
+        target = self.lookup(_ref_target(path[:-1], ref), path)
         local = {k: v for k, v in node.items() if k != COPY_KEY}
+        if not isinstance(target, Mapping):
+            if local:
+                raise ConfigError(
+                    f"'{_join(path)}' copies '{ref}', which is a {_type_name(target)}, not a mapping; "
+                    f"keys next to '{COPY_KEY}' need a mapping to merge into"
+                )
+            return target
         return deep_merge(target, local)
 
     def lookup(self, target: PathT, origin: PathT) -> Any:
@@ -313,10 +437,33 @@ def _suggest(schema: Mapping, path: PathT) -> str:
     return ""
 
 
-def coerce_value(path: PathT, value: Any, existing: Any, source: str) -> Any:
-    """Checks ``value`` against the type of ``existing``; returns it coerced (int -> float)."""
-    if existing is None or (isinstance(value, str) and value.startswith(COPY_PREFIX)):
+def coerce_value(
+    path: PathT, value: Any, existing: Any, source: str, nulls: Mapping[PathT, Null] | None = None
+) -> Any:
+    """Checks ``value`` against the type of ``existing`` (a default, or a :class:`Null` that
+    declares the type); returns it coerced (int -> float). A null value is allowed only where
+    the default is a typed null; the declared type is kept so later layers are checked too."""
+    if _is_reference(value):
         return value
+    if isinstance(value, Null):
+        value = None
+    if value is None and nulls and path in nulls:  # a key declared '!null TYPE' may be null again
+        return nulls[path]
+    if existing is None:
+        raise ConfigError(
+            f"config key '{_join(path)}' (from {source}): its default is null and its schema declares "
+            f"no type; declare one where the key is defined, e.g. '{path[-1] if path else 'key'}: !null str'"
+        )
+    if isinstance(existing, Null):
+        if value is None:
+            return existing
+        try:
+            return coerce_value(path, value, existing.example(), source)
+        except ConfigError:
+            raise ConfigError(
+                f"config key '{_join(path)}' (from {source}) got {value!r} of type {_type_name(value)}; "
+                f"expected {existing.name} or null"
+            ) from None
     if isinstance(existing, bool):
         ok = isinstance(value, bool)
     elif isinstance(existing, int):
@@ -338,7 +485,13 @@ def coerce_value(path: PathT, value: Any, existing: Any, source: str) -> Any:
     return value
 
 
-def validate_layer(layer: Mapping, schema: Mapping, source: str) -> dict:
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, Mapping) and COPY_KEY in value
+
+
+def validate_layer(
+    layer: Mapping, schema: Mapping, source: str, nulls: Mapping[PathT, Null] | None = None
+) -> dict:
     """Checks that every key of ``layer`` exists in the resolved ``schema`` with a matching type.
 
     Returns the layer with values coerced (ints given for float keys become floats).
@@ -357,7 +510,7 @@ def validate_layer(layer: Mapping, schema: Mapping, source: str) -> dict:
             elif isinstance(v, Mapping) and isinstance(ref[k], Mapping):
                 out[k] = walk(v, ref[k], path)
             else:
-                out[k] = coerce_value(path, v, ref[k], source)
+                out[k] = coerce_value(path, v, ref[k], source, nulls)
         return out
 
     return walk(layer, schema, ())
@@ -396,7 +549,9 @@ def _set_path(tree: dict, path: PathT, value: Any) -> None:
     node[path[-1]] = value
 
 
-def coerce_override(resolved: Mapping, path: PathT, raw: str) -> Any:
+def coerce_override(
+    resolved: Mapping, path: PathT, raw: str, nulls: Mapping[PathT, Null] | None = None
+) -> Any:
     """Parses a command-line value and coerces it to the type of the existing value at ``path``."""
     node: Any = resolved
     for i, k in enumerate(path):
@@ -410,9 +565,10 @@ def coerce_override(resolved: Mapping, path: PathT, raw: str) -> Any:
         value = parse_yaml(raw)
     except yaml.YAMLError:
         value = raw
-    if isinstance(node, str) and not isinstance(value, str):
+    wants_str = isinstance(node, str) or (isinstance(node, Null) and node.name == "str")
+    if wants_str and value is not None and not isinstance(value, str):
         value = raw  # '--dataset.name 10' stays the string '10'
-    return coerce_value(path, value, node, "the command line")
+    return coerce_value(path, value, node, "the command line", nulls)
 
 
 def load_config(
@@ -440,9 +596,10 @@ def load_config(
     if not layers:
         raise ConfigError("load_config needs at least one file (the schema)")
     raw = layers[0][1]
+    nulls = _null_paths(resolve_references(raw))
     for source, layer in layers[1:]:
-        raw = deep_merge(raw, validate_layer(layer, resolve_references(raw), source))
+        raw = deep_merge(raw, validate_layer(layer, resolve_references(raw), source, nulls))
     pairs = overrides if overrides and not isinstance(next(iter(overrides)), str) else None
     for path, value in pairs if pairs is not None else parse_overrides(list(overrides)):
-        _set_path(raw, path, coerce_override(resolve_references(raw), path, value))
-    return Config(resolve_references(raw))
+        _set_path(raw, path, coerce_override(resolve_references(raw), path, value, nulls))
+    return _with_nulls(Config(resolve_references(raw)), nulls)

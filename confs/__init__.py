@@ -1,0 +1,1 @@
+"""Archai's shipped YAML configs, installed as the package data ``archai.confs``."""
