@@ -11,12 +11,12 @@ Any other ``--a.b.c VALUE`` sets that config key (validated: an unknown key is a
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import traceback
-from importlib.metadata import entry_points
 
+import archai.plugins
 from archai.common.errors import UserError
+from archai.search.experiment import ExperimentOptions, format_table, run_experiment
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
@@ -34,7 +34,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         "--quiet", action="store_true", help="only warnings and errors on the console, no progress bars"
     )
     ap.add_argument(
-        "--plugins", default="", help="comma-separated modules to import (they register searchers)"
+        "--plugins",
+        default="",
+        help="comma-separated modules to import here and in every job (they register ops, searchers...)",
     )
     ap.add_argument(
         "--debug", action="store_true", help="also print the traceback of errors the user can fix"
@@ -42,28 +44,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     return ap.parse_known_args(argv)
 
 
-def load_plugins(modules: str) -> None:
-    import archai.algos  # noqa: F401  (registers the built-in searchers)
-
-    for ep in entry_points(group="archai.searchers"):
-        ep.load()
-    for name in filter(None, (m.strip() for m in modules.split(","))):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if not e.name or not (name == e.name or name.startswith(e.name + ".")):
-                raise  # the plugin itself imports something missing: a bug with a traceback
-            raise UserError(
-                f"--plugins: no module named '{name}' (is it installed or on PYTHONPATH?)"
-            ) from None
-
-
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
-    from archai.search.experiment import ExperimentOptions, format_table, run_experiment
-
     try:
-        load_plugins(args.plugins)
+        plugins = archai.plugins.load(args.plugins)
         opts = ExperimentOptions(
             algos=[a.strip() for a in args.algos.split(",") if a.strip()],
             full=args.full,
@@ -73,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             config_files=args.config,
             overrides=overrides + (["--common.quiet", "true"] if args.quiet else []),
             resume=args.resume,
+            plugins=plugins,
         )
         summaries = run_experiment(opts)
     except UserError as e:  # bad input or damaged state: one line that says what to do
+        # (anything else is a bug: its traceback is printed, and logged in the run's events.jsonl)
         if args.debug:
             traceback.print_exc()
         print(f"main.py: error: {' '.join(str(e).split())}", file=sys.stderr)

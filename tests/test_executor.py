@@ -106,3 +106,73 @@ def test_ray_matches_local_and_reports_failures(tmp_path):
             a["test_top1"] == b["test_top1"] and a["val_top1"] == b["val_top1"] and a["params"] == b["params"]
         )
     assert not failed[0].ok and "not_a_job_field" in failed[0].error and "Traceback" in failed[0].error
+
+
+def test_submit_and_as_completed_local_runs_each_job_when_needed():
+    calls = []
+
+    def job(x):
+        calls.append(x)
+        return x * 10
+
+    ex = LocalExecutor(max_retries=0)
+    handles = [ex.submit(job, (i,), name=f"j{i}") for i in range(3)]
+    assert calls == [] and not handles[0].done()  # nothing ran yet
+    done = []
+    for h in ex.as_completed(handles):
+        done.append((h.name, h.result().value))
+        if h.name == "j0":
+            handles.append(ex.submit(job, (9,), name="late"))  # not in the iterated list
+    assert done == [("j0", 0), ("j1", 10), ("j2", 20)] and calls == [0, 1, 2]
+    assert handles[-1].result().value == 90
+
+
+PLUGIN = """
+from torch import nn
+from archai.space.ops import OPS
+
+
+@OPS.register("plugin_double")
+def plugin_double(C, stride, affine):
+    class Double(nn.Module):
+        def forward(self, x):
+            return 2 * x[:, :, ::stride, ::stride]
+
+    return Double()
+"""
+
+
+def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    import time
+
+    from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
+
+    (tmp_path / "plugin_mod").mkdir()
+    (tmp_path / "plugin_mod" / "archai_test_plugin.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path / "plugin_mod"))  # this process
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "plugin_mod"))  # the Ray workers it starts
+    import archai.plugins
+
+    plugins = archai.plugins.load(["archai_test_plugin"], installed=False)
+    node = NodeDesc([EdgeDesc(OpDesc("plugin_double"), 0), EdgeDesc(OpDesc("skip_connect"), 1)])
+    cells = [CellDesc(k, 4, [node], [2]) for k in ("normal", "reduction", "normal")]
+    desc = ModelDesc(cells, in_channels=1, image_size=28, init_channels=4, stem_multiplier=1)
+    trainer = trainer_conf(epochs=1, channels_last=False, log_every_steps=0).to_dict()
+
+    def job(tag):
+        return TrainJob(
+            "p", desc.to_data(), DATA, LOADER, trainer, str(tmp_path / tag), device="cpu"
+        ).as_args()
+
+    conf = {"kind": "ray", "ray_address": None, "num_cpus": 2, "cpus_per_job": 1.0}
+    conf.update(gpus_per_job=0.0, max_retries=0)
+    with make_executor(conf) as ex:  # fresh workers that were not told about the plugin
+        [without] = ex.map(run_train_job, [job("without")], names=["without"])
+        ex.plugins = plugins
+        slow, fast = ex.submit(time.sleep, (3,), name="slow"), ex.submit(time.sleep, (0,), name="fast")
+        assert [h.name for h in ex.as_completed([slow, fast])] == ["fast", "slow"]
+        [with_plugin] = ex.map(run_train_job, [job("with")], names=["with"])
+    assert with_plugin.ok, with_plugin.error
+    assert with_plugin.value["params"] > 0 and 0 <= with_plugin.value["test_top1"] <= 1
+    assert not without.ok and "unknown op 'plugin_double'" in without.error

@@ -184,7 +184,11 @@ def test_petridish_state_holds_relative_paths_and_replays_a_damaged_state(tmp_pa
         ),
         ("--executor.kind", "foo", "executor.kind: 'foo' is not allowed; it must be one of local, ray"),
         ("--algos.random.primitives", "[sep_conv_3x3, conv_9x9]", "algos.random.primitives"),
-        ("--algos.enas.controller.temperature", "abc", "algos.enas.controller.temperature: 'abc'"),
+        (
+            "--algos.enas.controller.temperature",
+            "abc",
+            "'algos.enas.controller.temperature' (from the command line) got 'abc' of type str; expected float or null",
+        ),
     ],
 )
 def test_bad_values_are_refused_before_any_folder_exists(tmp_path, capsys, key, value, message):
@@ -302,6 +306,23 @@ def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(RandomSearcher, "search", broken)
     with pytest.raises(KeyError):
         run("random", tmp_path / "exp")
+    [error] = [e for e in read_events(tmp_path / "exp" / "random" / "events.jsonl") if e["kind"] == "error"]
+    assert error["fields"]["message"] == "KeyError: 'val_top1'" and error["scope"] == "search"
+    assert "Traceback" in error["fields"]["traceback"] and "in broken" in error["fields"]["traceback"]
+
+
+def test_an_error_after_the_search_is_in_the_event_log(tmp_path, monkeypatch):
+    import archai.search.experiment as experiment
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("pareto broke")
+
+    monkeypatch.setattr(experiment, "front_from_conf", broken)
+    with pytest.raises(ZeroDivisionError):
+        run("random", tmp_path / "exp")
+    [error] = [e for e in read_events(tmp_path / "exp" / "random" / "events.jsonl") if e["kind"] == "error"]
+    assert error["fields"]["message"] == "ZeroDivisionError: pareto broke" and error["scope"] == ""
+    assert "in broken" in error["fields"]["traceback"]
 
 
 # ---------------------------------------------------------------- row 8: resume bookkeeping

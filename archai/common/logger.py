@@ -23,6 +23,7 @@ import json
 import math
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -112,13 +113,25 @@ class RunLogger:
         try:
             yield self
         except BaseException as e:
-            # a user error is printed once, as one line, by whoever reports it (the CLI)
-            level = "debug" if isinstance(e, UserError) else "error"
-            self.event("error", level=level, message=f"{type(e).__name__}: {e}")
+            self.exception(e)
             raise
         finally:
             self.event("end", level="debug", seconds=round(time.time() - start, 3))
             self._scopes.pop()
+
+    def exception(self, e: BaseException) -> None:
+        """Logs an exception that ends a scope or a run as an ``error`` event, once (the
+        innermost scope it passes through logs it). Anything but a :class:`UserError` carries
+        its traceback; a user error stays off the console (whoever reports it, the CLI, prints
+        it once, as one line)."""
+        if getattr(e, "_archai_logged", False):
+            return
+        user = isinstance(e, UserError)
+        # the traceback goes to events.jsonl; the console gets Python's own as the error propagates
+        fields = {} if user else {"raised": True, "traceback": "".join(traceback.format_exception(e))}
+        self.event("error", level="debug" if user else "error", message=f"{type(e).__name__}: {e}", **fields)
+        with contextlib.suppress(AttributeError, TypeError):
+            e._archai_logged = True  # type: ignore[attr-defined]
 
     @property
     def scope_path(self) -> str:
@@ -164,6 +177,8 @@ class RunLogger:
         stamp = time.strftime("%H:%M:%S", time.localtime(record["time"]))
         where = f"[{record['scope']}] " if record["scope"] else ""
         fields = dict(record["fields"])
+        if fields.pop("raised", False):
+            fields.pop("traceback", None)
         msg = fields.pop("message", "")
         parts = [f"{stamp} {where}{record['kind'] if record['kind'] != 'info' else ''}".rstrip()]
         if msg:

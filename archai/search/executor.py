@@ -3,20 +3,33 @@
 A job is a plain function and plain arguments (descriptions as dicts, config sections, paths),
 so the same call runs in-process or on a Ray worker. A job that raises is retried up to
 ``max_retries`` times and then reported as a failed :class:`JobResult` carrying the traceback;
-nothing is silently dropped. Ray also retries tasks whose worker process died.
+nothing is silently dropped. Ray also retries tasks whose worker process died. Every job first
+imports the executor's ``plugins`` (module names), so plugin ops and searchers exist on workers.
+
+Two ways to run jobs, the same on every executor:
+
+- ``map``: run a batch, get the results in order;
+- ``submit`` and ``as_completed``: handles to react to as each job finishes (an asynchronous
+  search keeps a fixed number of jobs in flight). A local executor runs a job when its
+  result is first needed, so it trains one job at a time in submission order.
 
 Example:
     >>> ex = LocalExecutor(max_retries=0)
     >>> [r.value for r in ex.map(pow, [(2, 3), (3, 2)])]
     [8, 9]
+    >>> handles = [ex.submit(pow, (2, k), name=f"two^{k}") for k in (1, 2, 3)]
+    >>> [(h.name, h.result().value) for h in ex.as_completed(handles)]
+    [('two^1', 2), ('two^2', 4), ('two^3', 8)]
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from archai.common.plugins import import_plugins
 
 
 @dataclass
@@ -40,9 +53,10 @@ class JobFailedError(RuntimeError):
 
 
 def run_with_retries(
-    fn: Callable[..., Any], args: tuple, max_retries: int
+    fn: Callable[..., Any], args: tuple, max_retries: int, plugins: Sequence[str] = ()
 ) -> tuple[bool, Any, str | None, int]:
-    """Calls ``fn(*args)`` up to ``1 + max_retries`` times; returns (ok, value, traceback, attempts).
+    """Imports ``plugins``, then calls ``fn(*args)`` up to ``1 + max_retries`` times; returns
+    (ok, value, traceback, attempts).
 
     Executors run this where the job runs (in-process or in a Ray worker), so failures come back
     as data with the worker's full traceback.
@@ -50,24 +64,65 @@ def run_with_retries(
     error = None
     for attempt in range(1, max_retries + 2):
         try:
+            import_plugins(plugins)
             return True, fn(*args), None, attempt
         except Exception:  # noqa: BLE001 - reported to the caller with its traceback
             error = traceback.format_exc()
     return False, None, error, max_retries + 1
 
 
+class JobHandle:
+    """A submitted job. ``result()`` waits for it (a local executor runs it then) and returns
+    its :class:`JobResult`; ``done()`` says whether it has finished, without waiting."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._result: JobResult | None = None
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    def result(self) -> JobResult:
+        if self._result is None:
+            self._result = self._wait()
+        return self._result
+
+    def _wait(self) -> JobResult:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, done={self.done()})"
+
+
 class Executor:
-    """Base class: ``map`` runs ``fn(*args)`` for each argument tuple and returns results in order."""
+    """Base class: runs ``fn(*args)`` jobs (:meth:`submit`, :meth:`as_completed`, :meth:`map`).
+
+    Args:
+        max_retries: a job that raises is run again this many times before it is reported failed.
+        plugins: module names every job imports first (see :func:`archai.plugins.load`).
+    """
 
     kind = "base"
 
-    def __init__(self, max_retries: int = 1) -> None:
+    def __init__(self, max_retries: int = 1, plugins: Sequence[str] = ()) -> None:
         self.max_retries = max_retries
+        self.plugins = list(plugins)
+
+    def submit(self, fn: Callable[..., Any], args: tuple, name: str | None = None) -> JobHandle:
+        """Starts ``fn(*args)`` (as resources allow) and returns its handle."""
+        raise NotImplementedError
+
+    def as_completed(self, handles: Iterable[JobHandle]) -> Iterator[JobHandle]:
+        """Yields each handle once its job has finished, in the order they finish."""
+        raise NotImplementedError
 
     def map(
         self, fn: Callable[..., Any], arg_tuples: Sequence[tuple], names: Sequence[str] | None = None
     ) -> list[JobResult]:
-        raise NotImplementedError
+        """Runs every job; results in the order of ``arg_tuples``."""
+        names = list(names) if names is not None else [_default_name(fn, i) for i in range(len(arg_tuples))]
+        handles = [self.submit(fn, args, name) for name, args in zip(names, arg_tuples)]
+        return [h.result() for h in handles]
 
     def shutdown(self) -> None:
         """Releases resources (a Ray runtime this executor started)."""
@@ -79,17 +134,34 @@ class Executor:
         self.shutdown()
 
 
+def _default_name(fn: Callable[..., Any], i: int) -> str:
+    return f"{getattr(fn, '__name__', type(fn).__name__)}[{i}]"
+
+
+class _LocalHandle(JobHandle):
+    def __init__(self, name: str, run: Callable[[], JobResult]) -> None:
+        super().__init__(name)
+        self._run = run
+
+    def _wait(self) -> JobResult:
+        return self._run()
+
+
 class LocalExecutor(Executor):
-    """Runs jobs one after the other in this process."""
+    """Runs jobs in this process, one at a time, each when its result is first needed."""
 
     kind = "local"
 
-    def map(self, fn, arg_tuples, names=None):
-        names = list(names) if names is not None else [f"{fn.__name__}[{i}]" for i in range(len(arg_tuples))]
-        return [
-            JobResult(name, *run_with_retries(fn, args, self.max_retries))
-            for name, args in zip(names, arg_tuples)
-        ]
+    def submit(self, fn, args, name=None):
+        name = name or _default_name(fn, 0)
+        return _LocalHandle(
+            name, lambda: JobResult(name, *run_with_retries(fn, args, self.max_retries, self.plugins))
+        )
+
+    def as_completed(self, handles):
+        for h in list(handles):
+            h.result()
+            yield h
 
 
 class RayExecutor(Executor):
@@ -112,8 +184,9 @@ class RayExecutor(Executor):
         cpus_per_job: float = 1,
         gpus_per_job: float = 0,
         max_retries: int = 1,
+        plugins: Sequence[str] = (),
     ) -> None:
-        super().__init__(max_retries)
+        super().__init__(max_retries, plugins)
         try:
             import ray
         except ImportError:
@@ -128,28 +201,31 @@ class RayExecutor(Executor):
                 ray.init(num_cpus=num_cpus or None, **kw)
                 self._owns = True
         self.cpus_per_job, self.gpus_per_job = cpus_per_job, gpus_per_job
+        self._remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=max_retries)(
+            run_with_retries
+        )
 
-    def map(self, fn, arg_tuples, names=None):
-        ray = self._ray
-        names = list(names) if names is not None else [f"{fn.__name__}[{i}]" for i in range(len(arg_tuples))]
+    def submit(self, fn, args, name=None):
+        name = name or _default_name(fn, 0)
         # Exceptions are retried inside the task (run_with_retries, which returns the traceback);
         # Ray's own max_retries re-runs tasks whose worker process died.
-        remote = ray.remote(
-            num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=self.max_retries
-        )(run_with_retries)
-        refs = [
-            remote.options(name=name).remote(fn, args, self.max_retries)
-            for name, args in zip(names, arg_tuples)
-        ]
-        results = []
-        for name, ref in zip(names, refs):
-            try:
-                results.append(JobResult(name, *ray.get(ref)))
-            except Exception as e:  # noqa: BLE001 - the worker died on every attempt
-                results.append(
-                    JobResult(name, False, error=f"{type(e).__name__}: {e}", attempts=self.max_retries + 1)
-                )
-        return results
+        ref = self._remote.options(name=name).remote(fn, args, self.max_retries, self.plugins)
+        return _RayHandle(name, ref, self)
+
+    def as_completed(self, handles):
+        pending = {h._ref: h for h in handles}
+        while pending:
+            ready, _ = self._ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                handle = pending.pop(ref)
+                handle.result()
+                yield handle
+
+    def _get(self, name: str, ref: Any) -> JobResult:
+        try:
+            return JobResult(name, *self._ray.get(ref))
+        except Exception as e:  # noqa: BLE001 - the worker died on every attempt
+            return JobResult(name, False, error=f"{type(e).__name__}: {e}", attempts=self.max_retries + 1)
 
     def shutdown(self) -> None:
         if self._owns and self._ray.is_initialized():
@@ -157,12 +233,28 @@ class RayExecutor(Executor):
             self._owns = False
 
 
-def make_executor(conf: Mapping[str, Any]) -> Executor:
+class _RayHandle(JobHandle):
+    def __init__(self, name: str, ref: Any, executor: RayExecutor) -> None:
+        super().__init__(name)
+        self._ref, self._executor = ref, executor
+
+    def done(self) -> bool:
+        if self._result is None:
+            ready, _ = self._executor._ray.wait([self._ref], timeout=0)
+            return bool(ready)
+        return True
+
+    def _wait(self) -> JobResult:
+        return self._executor._get(self.name, self._ref)
+
+
+def make_executor(conf: Mapping[str, Any], plugins: Sequence[str] = ()) -> Executor:
     """From the ``executor`` config section: ``kind`` (local/ray), ``ray_address``, ``num_cpus``,
-    ``cpus_per_job``, ``gpus_per_job``, ``max_retries``."""
+    ``cpus_per_job``, ``gpus_per_job``, ``max_retries``; ``plugins``: module names every job
+    imports first (what :func:`archai.plugins.load` returned)."""
     kind = conf["kind"]
     if kind == "local":
-        return LocalExecutor(max_retries=int(conf["max_retries"]))
+        return LocalExecutor(max_retries=int(conf["max_retries"]), plugins=plugins)
     if kind == "ray":
         return RayExecutor(
             conf["ray_address"] or None,
@@ -170,5 +262,6 @@ def make_executor(conf: Mapping[str, Any]) -> Executor:
             cpus_per_job=float(conf["cpus_per_job"]),
             gpus_per_job=float(conf["gpus_per_job"]),
             max_retries=int(conf["max_retries"]),
+            plugins=plugins,
         )
     raise ValueError(f"executor.kind must be 'local' or 'ray', got '{kind}'")

@@ -19,6 +19,7 @@ See ``docs/write_a_searcher.md`` for a complete example (a working random search
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,9 +34,10 @@ from archai.common.device import resolve_device
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.common.registry import Registry
+from archai.common.seeding import derive_seed
 from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provider
-from archai.search.executor import Executor, JobResult, LocalExecutor
-from archai.search.jobs import TrainJob
+from archai.search.executor import Executor, JobHandle, JobResult, LocalExecutor
+from archai.search.jobs import TrainJob, run_train_job
 from archai.space.model_desc import ModelDesc
 
 
@@ -122,7 +124,7 @@ class RunContext:
             self.conf.dataset, self.conf[protocol].loader, seed=self.seed, device=str(self.device)
         )
 
-    def held_out_loaders(self, purpose: str, seed_offset: int = 1) -> tuple[DataLoaders, DataLoader]:
+    def held_out_loaders(self, purpose: str) -> tuple[DataLoaders, DataLoader]:
         """The search loaders and a shuffled loader over their held-out part (batches as large as
         training ones), for an architecture or controller step. ``purpose`` names the step in the
         error raised when no data is held out."""
@@ -133,7 +135,7 @@ class RunContext:
             loaders.val.dataset,
             batch_size=loaders.train.batch_size,
             shuffle=True,
-            generator=torch.Generator().manual_seed(self.seed + seed_offset),
+            generator=torch.Generator().manual_seed(derive_seed(self.seed, f"held-out batches/{purpose}")),
         )
         return loaders, shuffled
 
@@ -159,15 +161,60 @@ class RunContext:
     def run_jobs(
         self, fn: Callable[..., Any], arg_tuples: Sequence[tuple], names: Sequence[str]
     ) -> list[JobResult]:
-        """``executor.map`` plus the run's record of repairs: a job that found damaged state and
-        trained again (its result carries ``recovered``) is reported as a ``recovered`` warning
-        on the console and in events.jsonl; the note is removed from the returned value."""
-        results = self.executor.map(fn, arg_tuples, names=names)
-        for r in results:
-            if r.ok and isinstance(r.value, dict) and r.value.get("recovered"):
-                notes = r.value.pop("recovered")
-                self.logger.event("recovered", level="warning", job=r.name, notes=notes)
-        return results
+        """``executor.map`` plus the run's record of repairs (see :meth:`note_repairs`)."""
+        return [self.note_repairs(r) for r in self.executor.map(fn, arg_tuples, names=names)]
+
+    def note_repairs(self, result: JobResult) -> JobResult:
+        """A job that found damaged state and trained again (its value carries ``recovered``) is
+        reported as a ``recovered`` warning on the console and in events.jsonl; the note is
+        removed from the value."""
+        if result.ok and isinstance(result.value, dict) and result.value.get("recovered"):
+            notes = result.value.pop("recovered")
+            self.logger.event("recovered", level="warning", job=result.name, notes=notes)
+        return result
+
+    def submit_training(
+        self, cid: str, desc: ModelDesc, protocol: str = "search", *, job: TrainJob | None = None
+    ) -> JobHandle:
+        """Starts training ``desc`` with the ``protocol`` (in ``jobs/<cid>``, or as ``job``) on
+        the executor; the handle is named ``cid``. Turn its result into a candidate with
+        :meth:`candidate`."""
+        job = job or self.train_job(cid, desc, protocol)
+        return self.executor.submit(run_train_job, job.as_args(), name=cid)
+
+    def candidate(self, cid: str, desc: ModelDesc, result: JobResult) -> Candidate:
+        """The candidate of a finished training job, logged (``candidate`` event). A job that
+        failed on every attempt is data, not an exception: its metrics are ``val_top1: nan``,
+        ``failed: true`` and the ``error`` traceback, which is also logged."""
+        result = self.note_repairs(result)
+        if result.ok:
+            metrics = result.value
+        else:
+            self.logger.error(f"{cid} failed after {result.attempts} attempt(s)", traceback=result.error)
+            metrics = {"val_top1": math.nan, "failed": True, "error": result.error}
+        cand = Candidate(cid, desc, metrics)
+        self.log_candidate(cand)
+        return cand
+
+    def train_candidates(
+        self,
+        items: Sequence[tuple[str, ModelDesc] | tuple[str, ModelDesc, TrainJob]],
+        protocol: str = "search",
+    ) -> list[Candidate]:
+        """Trains each ``(id, desc)`` (or ``(id, desc, job)`` for a job set up by hand) through
+        the executor, in parallel where it allows; returns the candidates in order, failures
+        included as data (see :meth:`candidate`)."""
+        handles = [
+            self.submit_training(*item[:2], protocol, job=item[2] if len(item) > 2 else None)
+            for item in items
+        ]
+        return [self.candidate(item[0], item[1], h.result()) for item, h in zip(items, handles)]
+
+    def log_candidate(self, cand: Candidate) -> None:
+        """Every evaluated candidate goes to events.jsonl (kind ``candidate``; with its
+        ``parent`` when its description names one)."""
+        extra = {"parent": cand.desc.meta["parent"]} if "parent" in cand.desc.meta else {}
+        self.logger.event("candidate", data=cand.metrics, id=cand.id, **extra)
 
     def train_job(self, name: str, desc: ModelDesc, protocol: str = "search", **kw: Any) -> TrainJob:
         """A :class:`TrainJob` for ``desc`` with the ``protocol``'s loader and trainer sections,
@@ -225,7 +272,7 @@ class Searcher:
 
     def log_candidate(self, cand: Candidate) -> None:
         """Every evaluated candidate goes to events.jsonl (kind ``candidate``)."""
-        self.log.event("candidate", data=cand.metrics, id=cand.id)
+        self.ctx.log_candidate(cand)
 
 
 SEARCHERS: Registry[type[Searcher]] = Registry("searcher")
