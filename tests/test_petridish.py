@@ -247,7 +247,7 @@ def _candidate_job(tmp_path, primitives, **kw):
             "num_workers": 0,
             "pin_memory": False,
         },
-        trainer=trainer_conf(epochs=4, log_every_steps=0, progress_every_s=0.0).to_dict(),
+        trainer=trainer_conf(epochs=6, log_every_steps=0, progress_every_s=0.0).to_dict(),
         job_dir=str(tmp_path / "job"),
         primitives=primitives,
         seed=3,

@@ -64,6 +64,8 @@ class ExperimentOptions:
     config_files: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     resume: bool = False
+    #: plugin modules every job imports first (what :func:`archai.plugins.load` returned)
+    plugins: list[str] = field(default_factory=list)
 
 
 def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
@@ -104,11 +106,11 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
         overrides += ["--dataset.dataroot", opts.dataroot]
     if opts.exp_dir:
         overrides += ["--common.exp_dir", opts.exp_dir]
-    conf = load_config(layers, overrides)
-    conf["algos"] = Config({algo: conf.algos[algo]})
+    full = load_config(layers, overrides)
+    conf = Config({**full.typed_dict(), "algos": {algo: full.algos[algo].typed_dict()}})
     check_values(conf, value_rules(cls, algo))
     if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
-        conf.common["num_threads"] = torch.get_num_threads()
+        conf = conf.with_overrides({"common.num_threads": torch.get_num_threads()})
     return conf
 
 
@@ -181,7 +183,73 @@ def _make_folder(path: Path, what: str) -> None:
         ) from None
 
 
-def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
+def _search_and_evaluate(ctx: RunContext, notes: list[str]) -> dict[str, Any]:
+    """The search (or its saved result), the Pareto front, the final training and the summary."""
+    conf, algo, run_dir, log = ctx.conf, ctx.algo, ctx.run_dir, ctx.logger
+    searcher = SEARCHERS.get(algo)(ctx)
+    timing_path = run_dir / "timing.json"  # seconds per stage, summed over sessions
+    with log.scope("search", algo=algo):
+        result = _load_search_result(run_dir, notes)
+        if result is not None:
+            log.info("search already finished; reusing search_result.json")
+        else:
+            with SavedStopwatch(timing_path, "search_seconds", notes=notes):
+                result = searcher.search()
+                result.save(run_dir)
+    timing = read_state(timing_path, notes, "its times are lost") or {}
+    _report(log, notes)
+    records = candidate_records(result, algo, run_dir)
+    front = front_from_conf(records, conf.pareto)
+    front.to_csv(run_dir / "pareto.csv")
+    if len(front.objectives) >= 2:
+        front.plot(run_dir / "pareto.png", title=f"{algo}: {len(records)} models")
+    log.event("pareto", n_models=len(records), on_front=[r["id"] for r in front.front_records()])
+    best = result.get(result.final[0])
+    summary: dict[str, Any] = {
+        "algo": algo,
+        "final_candidate": best.id,
+        "n_candidates": len(result.candidates),
+        "val_top1": best.metrics.get("val_top1"),
+        "test_top1": None,
+        "search_seconds": timing.get("search_seconds"),
+        "eval_seconds": None,
+    }
+    final_desc = best.desc
+    if bool(conf.eval.enabled):
+        with (
+            log.scope("eval", algo=algo),
+            SavedStopwatch(timing_path, "eval_seconds", notes=notes) as clock,
+        ):
+            outcomes = evaluate_final(ctx, result)
+        summary["eval_seconds"] = clock.seconds
+        _report(log, notes)
+        good = [o for o in outcomes if o.ok]
+        if not good:
+            raise RuntimeError(f"{algo}: every final training failed; see {run_dir / 'events.jsonl'}")
+        top = good[0]  # the searcher's ranking (validation), never the test set, picks the final model
+        final_desc = top.desc
+        summary.update(
+            final_candidate=top.candidate,
+            test_top1=top.metrics["test_top1"],
+            val_top1=result.get(top.candidate).metrics.get("val_top1"),
+            params=top.metrics["params"],
+            macs=top.metrics["macs"],
+            eval=[{"candidate": o.candidate, "ok": o.ok, **o.metrics} for o in outcomes],
+        )
+    else:
+        summary.update(params=best.metrics.get("params"), macs=best.metrics.get("macs"))
+    final_desc.save(run_dir / "final_desc.yaml")
+    summary["final_desc"] = "final_desc.yaml"  # relative to the run folder (which can move)
+    try:
+        summary["genotype"] = format_genotype(desc_to_genotype(final_desc))
+    except (GenotypeError, StopIteration):
+        summary["genotype"] = None
+    summary = json_safe(summary)
+    log.event("summary", data={k: summary[k] for k in SUMMARY_KEYS if k in summary})
+    return summary
+
+
+def run_algo(algo: str, conf: Config, resume: bool, plugins: Sequence[str] = ()) -> dict[str, Any]:
     """Search, final training and summary for one algorithm (see the module docstring)."""
     run_dir = Path(conf.common.exp_dir) / algo
     notes: list[str] = []  # damaged state found and repaired, reported once the logger is open
@@ -192,71 +260,13 @@ def run_algo(algo: str, conf: Config, resume: bool) -> dict[str, Any]:
     if int(conf.common.num_threads) > 0:
         torch.set_num_threads(int(conf.common.num_threads))
     c = conf.common
-    with (
-        RunLogger(run_dir, tensorboard=bool(c.tensorboard), **console_settings(c)) as log,
-        make_executor(conf.executor) as executor,
-    ):
-        ctx = RunContext(conf, algo, run_dir, log, executor)
-        searcher = SEARCHERS.get(algo)(ctx)
-        timing_path = run_dir / "timing.json"  # seconds per stage, summed over sessions
-        with log.scope("search", algo=algo):
-            result = _load_search_result(run_dir, notes)
-            if result is not None:
-                log.info("search already finished; reusing search_result.json")
-            else:
-                with SavedStopwatch(timing_path, "search_seconds", notes=notes):
-                    result = searcher.search()
-                    result.save(run_dir)
-        timing = read_state(timing_path, notes, "its times are lost") or {}
-        _report(log, notes)
-        records = candidate_records(result, algo, run_dir)
-        front = front_from_conf(records, conf.pareto)
-        front.to_csv(run_dir / "pareto.csv")
-        if len(front.objectives) >= 2:
-            front.plot(run_dir / "pareto.png", title=f"{algo}: {len(records)} models")
-        log.event("pareto", n_models=len(records), on_front=[r["id"] for r in front.front_records()])
-        best = result.get(result.final[0])
-        summary: dict[str, Any] = {
-            "algo": algo,
-            "final_candidate": best.id,
-            "n_candidates": len(result.candidates),
-            "val_top1": best.metrics.get("val_top1"),
-            "test_top1": None,
-            "search_seconds": timing.get("search_seconds"),
-            "eval_seconds": None,
-        }
-        final_desc = best.desc
-        if bool(conf.eval.enabled):
-            with (
-                log.scope("eval", algo=algo),
-                SavedStopwatch(timing_path, "eval_seconds", notes=notes) as clock,
-            ):
-                outcomes = evaluate_final(ctx, result)
-            summary["eval_seconds"] = clock.seconds
-            _report(log, notes)
-            good = [o for o in outcomes if o.ok]
-            if not good:
-                raise RuntimeError(f"{algo}: every final training failed; see {run_dir / 'events.jsonl'}")
-            top = good[0]  # the searcher's ranking (validation), never the test set, picks the final model
-            final_desc = top.desc
-            summary.update(
-                final_candidate=top.candidate,
-                test_top1=top.metrics["test_top1"],
-                val_top1=result.get(top.candidate).metrics.get("val_top1"),
-                params=top.metrics["params"],
-                macs=top.metrics["macs"],
-                eval=[{"candidate": o.candidate, "ok": o.ok, **o.metrics} for o in outcomes],
-            )
-        else:
-            summary.update(params=best.metrics.get("params"), macs=best.metrics.get("macs"))
-        final_desc.save(run_dir / "final_desc.yaml")
-        summary["final_desc"] = "final_desc.yaml"  # relative to the run folder (which can move)
+    with RunLogger(run_dir, tensorboard=bool(c.tensorboard), **console_settings(c)) as log:
         try:
-            summary["genotype"] = format_genotype(desc_to_genotype(final_desc))
-        except (GenotypeError, StopIteration):
-            summary["genotype"] = None
-        summary = json_safe(summary)
-        log.event("summary", data={k: summary[k] for k in SUMMARY_KEYS if k in summary})
+            with make_executor(conf.executor, plugins) as executor:
+                summary = _search_and_evaluate(RunContext(conf, algo, run_dir, log, executor), notes)
+        except BaseException as e:  # in events.jsonl too (with its traceback unless a user error)
+            log.exception(e)
+            raise
     write_json(run_dir / "summary.json", summary)
     return summary
 
@@ -302,7 +312,7 @@ def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
     exp_dir = Path(confs[opts.algos[0]].common.exp_dir)
     _make_folder(exp_dir, "experiment folder")
     with FolderLock(exp_dir):  # one live process per experiment folder
-        summaries = [run_algo(algo, confs[algo], opts.resume) for algo in opts.algos]
+        summaries = [run_algo(algo, confs[algo], opts.resume, opts.plugins) for algo in opts.algos]
         write_json(exp_dir / "summary.json", summaries)
         write_combined_front(exp_dir, confs[opts.algos[0]].pareto)
     return summaries

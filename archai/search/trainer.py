@@ -33,7 +33,7 @@ from archai.common.config import Config, confs_dir, load_config
 from archai.common.device import resolve_device
 from archai.common.logger import RunLogger
 from archai.common.metrics import RunningMean, topk_correct
-from archai.common.seeding import rng_states, set_rng_states
+from archai.common.seeding import derive_seed, rng_states, set_rng_states
 from archai.search.optim import build_optimizer, build_scheduler
 
 
@@ -312,7 +312,7 @@ class Trainer:
     def _train_epoch(self, loader: Iterable, epoch: int) -> dict[str, float]:
         gen = getattr(loader, "generator", None)
         if isinstance(gen, torch.Generator):
-            gen.manual_seed(self.seed * 100_003 + epoch)  # same batches whether resumed or not
+            gen.manual_seed(derive_seed(self.seed, f"train batches/epoch {epoch}"))  # same if resumed
         if hasattr(self.model, "drop_path_prob"):
             self.model.drop_path_prob = float(self.conf["drop_path_prob"]) * epoch / max(1, self.epochs)
         for h in self.hooks:

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -218,6 +219,12 @@ class ModelDesc:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_data(), sort_keys=False, default_flow_style=None, width=100)
+
+    def digest(self) -> str:
+        """A short hash of the architecture (``meta`` left out): equal for descriptions that
+        build the same network, so it names a training job that may be reused."""
+        data = {k: v for k, v in self.to_data().items() if k != "meta"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
     def from_yaml(cls, text: str) -> ModelDesc:

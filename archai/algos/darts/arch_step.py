@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from archai.common.seeding import derive_seed
 from archai.search.trainer import Trainer, TrainerHook, split_logits
 from archai.space.supernet import Supernet
 
@@ -57,7 +58,7 @@ class DartsArchStep(TrainerHook):
     def before_epoch(self, trainer: Trainer, epoch: int) -> None:
         gen = getattr(self.val_loader, "generator", None)
         if isinstance(gen, torch.Generator):
-            gen.manual_seed(self.seed * 100_003 + epoch + 7919)
+            gen.manual_seed(derive_seed(self.seed, f"darts/architecture batches/epoch {epoch}"))
         self._iter = iter(self.val_loader)
 
     def before_step(self, trainer: Trainer, step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> None:

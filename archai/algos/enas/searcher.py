@@ -17,7 +17,7 @@ from archai.algos.enas.child import EnasChild, arch_to_cell
 from archai.algos.enas.controller import Controller, Reinforce
 from archai.common.checks import Range
 from archai.common.metrics import topk_correct
-from archai.common.seeding import seed_everything
+from archai.common.seeding import derive_seed, seed_everything
 from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.search.trainer import Trainer, TrainerHook
@@ -50,7 +50,7 @@ class EnasHook(TrainerHook):
         """Starts a fresh, seeded pass over the validation batches."""
         gen = getattr(self.val_loader, "generator", None)
         if isinstance(gen, torch.Generator):
-            gen.manual_seed(self.seed * 100_003 + epoch + 31)
+            gen.manual_seed(derive_seed(self.seed, f"enas/reward batches/epoch {epoch}"))
         self._val_iter = iter(self.val_loader)
 
     def val_batch(self, trainer: Trainer):
@@ -120,7 +120,7 @@ class EnasSearcher(Searcher):
 
     def search(self) -> SearchResult:
         ctx, conf = self.ctx, self.conf
-        loaders, val = ctx.held_out_loaders("rewards its controller", seed_offset=2)
+        loaders, val = ctx.held_out_loaders("rewards its controller")
         seed_everything(ctx.seed)
         args = ctx.builder_args("search")
         ops = list(conf.primitives)
@@ -170,7 +170,7 @@ class EnasSearcher(Searcher):
         """Samples ``n`` architectures and scores each on the same ``derive_batches`` validation
         batches (the published code drew a new batch per sample: batch-to-batch noise then
         decides between close architectures)."""
-        torch.manual_seed(self.ctx.seed + 3)
+        torch.manual_seed(derive_seed(self.ctx.seed, "enas/derive"))
         hook.restart_validation(-1)
         batches = [hook.val_batch(trainer) for _ in range(max(1, int(self.conf.derive_batches)))]
         scored = []

@@ -20,8 +20,9 @@ from archai.algos.petridish.space import SeedBuilder
 from archai.common.checks import Each, OneOf
 from archai.common.errors import DamagedStateError
 from archai.common.jsonio import read_state, set_aside, write_json
+from archai.common.seeding import derive_seed
 from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
-from archai.search.jobs import readable_checkpoint, run_train_job
+from archai.search.jobs import TrainJob, readable_checkpoint, run_train_job
 from archai.search.pareto import Objective, ParetoFront
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.space.model_desc import ModelDesc
@@ -101,24 +102,20 @@ class PetridishSearcher(Searcher):
 
     # ------------------------------------------------------------------ jobs
 
-    def _train_args(self, name: str, desc: ModelDesc, init: str | None, epochs: int) -> tuple:
+    def _train_job(self, name: str, desc: ModelDesc, init: str | None, epochs: int) -> TrainJob:
         init_path = str(self._path(init)) if init else None
         job = self.ctx.train_job(name, desc, "search", init_weights=init_path, save_weights=True)
         job.trainer = {**job.trainer, "epochs": epochs}
-        return job.as_args()
+        return job
 
     def _train_jobs(self, named: list[tuple[str, ModelDesc, str | None]], epochs: int) -> list[dict]:
         """Trains ``(name, desc, init)`` (``init``: warm-start weights relative to the run folder)
-        and returns the pool entries of those that trained; paths in them are relative."""
-        jobs = [self._train_args(name, desc, init, epochs) for name, desc, init in named]
-        results = self.ctx.run_jobs(run_train_job, jobs, names=[n for n, _, _ in named])
+        and returns the pool entries of those that trained (a failed one is left out of the
+        pool); paths in them are relative."""
+        cands = self.ctx.train_candidates([(n, d, self._train_job(n, d, i, epochs)) for n, d, i in named])
         out = []
-        for (name, desc, init), res in zip(named, results):
-            if not res.ok:
-                self.log.error(
-                    f"{name} failed after {res.attempts} attempt(s); left out of the pool",
-                    traceback=res.error,
-                )
+        for (name, desc, init), cand in zip(named, cands):
+            if cand.metrics.get("failed"):
                 continue
             desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
             entry = {
@@ -127,11 +124,10 @@ class PetridishSearcher(Searcher):
                 "weights": f"jobs/{name}/weights.pt",
                 "init": init,
                 "epochs": epochs,
-                "metrics": res.value,
+                "metrics": cand.metrics,
                 "expanded": 0,
                 "parent": desc.meta.get("parent"),
             }
-            self.log.event("candidate", data=res.value, id=name, parent=entry["parent"])
             out.append(entry)
         return out
 
@@ -237,7 +233,7 @@ class PetridishSearcher(Searcher):
                     "this run cannot rebuild it; start the search afresh in a new --exp-dir",
                 )
         jobs = [
-            self._train_args(p["id"], ModelDesc.load(self._path(p["desc"])), p["init"], p["epochs"])
+            self._train_job(p["id"], ModelDesc.load(self._path(p["desc"])), p["init"], p["epochs"]).as_args()
             for p in damaged
         ]
         results = self.ctx.run_jobs(run_train_job, jobs, names=[p["id"] for p in damaged])
@@ -275,7 +271,9 @@ class PetridishSearcher(Searcher):
                     top_k=int(conf.top_k),
                     l1_weight=float(conf.l1_weight),
                     alpha_init=float(conf.alpha_init),
-                    seed=base.seed + 1000 * (first + i),  # a parent grown twice explores two initialisations
+                    seed=derive_seed(
+                        base.seed, f"petridish/candidate layers {first + i}"
+                    ),  # grown twice: 2 inits
                     device=base.device,
                     num_threads=base.num_threads,
                     console=base.console,

@@ -8,15 +8,12 @@ rounds through the executor (in parallel on Ray), until ``n_samples`` are done o
 
 from __future__ import annotations
 
-import math
 import random
 import time
 
 from archai.search.conf_rules import COUNT, NON_NEGATIVE
-from archai.search.jobs import run_train_job
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
-from archai.space.builder import TemplateBuilder
-from archai.space.sampling import sample_cell
+from archai.space.sampling import sample_desc
 
 
 @register_searcher("random")
@@ -34,8 +31,7 @@ class RandomSearcher(Searcher):
         prims = list(conf.primitives)
         jobs = []
         for i in range(int(conf.n_samples)):
-            cells = [sample_cell(rng, kind, args["n_nodes"], prims) for kind in ("normal", "reduction")]
-            desc = TemplateBuilder(*cells, **args).build()
+            desc = sample_desc(rng, prims, **args)
             desc.meta.update(searcher="random", sample=i)
             jobs.append((f"sample_{i:03d}", desc))
         start, budget = time.monotonic(), float(conf.max_seconds)
@@ -46,18 +42,7 @@ class RandomSearcher(Searcher):
                 self.log.info(f"time budget of {budget:.0f}s reached after {len(candidates)} samples")
                 break
             batch = jobs[r : r + per_round]
-            results = ctx.run_jobs(
-                run_train_job,
-                [ctx.train_job(n, d, "search").as_args() for n, d in batch],
-                names=[n for n, _ in batch],
-            )
-            for (name, desc), res in zip(batch, results):
-                metrics = res.value if res.ok else {"val_top1": math.nan, "failed": True, "error": res.error}
-                if not res.ok:
-                    self.log.error(f"{name} failed after {res.attempts} attempt(s)", traceback=res.error)
-                cand = Candidate(name, desc, metrics)
-                self.log_candidate(cand)
-                candidates.append(cand)
+            candidates += ctx.train_candidates(batch)
         ok = [c for c in candidates if not c.metrics.get("failed")]
         if not ok:
             raise RuntimeError("random search: every sampled architecture failed to train; see events.jsonl")
