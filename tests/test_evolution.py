@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from archai.common.logger import read_events
-from archai.space import DARTS_PRIMITIVES, TemplateBuilder, mutate_desc, mutate_input, mutate_op, sample_cell
+from archai.space import (
+    DARTS_PRIMITIVES,
+    ModelDesc,
+    TemplateBuilder,
+    mutate_desc,
+    mutate_input,
+    mutate_op,
+    sample_cell,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -119,3 +127,23 @@ def test_evolution_on_ray(tmp_path):
     assert len(result["candidates"]) == 6 and not any(
         c["metrics"].get("failed") for c in result["candidates"]
     )
+
+
+def test_a_repeated_architecture_shares_one_job_even_when_running(tmp_path):
+    # one op and one node per cell: every sample and every mutant is the same network
+    exp = tmp_path / "exp"
+    same = ["--algos.evolution.primitives", "[skip_connect]", "--search.model.n_nodes", "1"]
+    assert (
+        cli.main(["--algos", "evolution", "--exp-dir", str(exp), *SMALL, *same, "--eval.enabled", "false"])
+        == 0
+    )
+    run = exp / "evolution"
+    result = json.loads((run / "search_result.json").read_text())
+    assert len(result["candidates"]) == 6
+    by_digest = {}
+    for c in result["candidates"]:
+        digest = ModelDesc.load(run / c["desc"]).digest()
+        by_digest.setdefault(digest, []).append(c["metrics"])
+    assert len(by_digest) < 6  # only two edge orders of one node exist
+    assert all(m == ms[0] for ms in by_digest.values() for m in ms)  # one training per architecture
+    assert sorted(p.name for p in (run / "jobs").iterdir()) == sorted(f"arch_{d}" for d in by_digest)

@@ -1,10 +1,9 @@
 """Regularized (aging) evolution (Real et al., 2019), asynchronous on the executor.
 
-A population of ``population`` trained models; each cycle draws ``sample`` of them at random,
-mutates the best of the draw (one op or one input, :func:`archai.space.mutate_desc`), trains the
-child, adds it and removes the oldest model. ``parallel`` children train at once; each is handled
-the moment it finishes. A child's job is named by its architecture's digest, so a resumed search
-reuses every finished training, whatever order the jobs finished in.
+Each cycle draws ``sample`` living models, mutates the best of the draw (one op or one input),
+trains the child, adds it and removes the oldest. ``parallel`` trainings run at once, each
+handled as it finishes. Jobs are named by architecture digest: a repeated architecture trains
+once, and a resumed search reuses every finished job, whatever order they finished in.
 """
 
 from __future__ import annotations
@@ -25,45 +24,46 @@ class EvolutionSearcher(Searcher):
     toy_file = "algos/evolution_toy.yaml"
 
     def child(self, rng: random.Random, population: collections.deque, started: int) -> ModelDesc | None:
-        """A random model while the first ``population`` are drawn, then the mutated winner of a
-        tournament; None when every living model is still training."""
-        conf, args = self.conf, self.ctx.builder_args("search")
+        """A random model for the first ``population``, then the mutated winner of a tournament
+        (None while every living model is still training)."""
+        conf, prims = self.conf, list(self.conf.primitives)
         if started < int(conf.population):
-            return sample_desc(rng, list(conf.primitives), **args)
+            return sample_desc(rng, prims, **self.ctx.builder_args("search"))
         if not population:
             return None
-        draw = rng.sample(list(population), min(int(conf.sample), len(population)))
-        winner = max(draw, key=lambda c: c.metrics["val_top1"])
-        child = mutate_desc(rng, winner.desc, list(conf.primitives))
+        winner = max(rng.sample(list(population), min(int(conf.sample), len(population))), key=_fitness)
+        child = mutate_desc(rng, winner.desc, prims)
         child.meta["parent"] = winner.id
         return child
 
     def search(self) -> SearchResult:
-        ctx, conf = self.ctx, self.conf
+        ctx, cycles, parallel = self.ctx, int(self.conf.cycles), int(self.conf.parallel)
         rng = random.Random(derive_seed(ctx.seed, "evolution"))
-        population: collections.deque[Candidate] = collections.deque()
+        population: collections.deque[Candidate] = collections.deque(maxlen=int(self.conf.population))
         history: list[Candidate] = []
-        pending: dict = {}  # handle -> (id, desc)
-        while len(history) < int(conf.cycles):
-            while len(pending) < int(conf.parallel) and len(history) + len(pending) < int(conf.cycles):
-                desc = self.child(rng, population, len(history) + len(pending))
-                if desc is None:
+        running: dict = {}  # handle -> [(id, desc)]: every model waiting for that architecture's job
+        while len(history) < cycles:
+            while len(running) < parallel and len(history) + sum(map(len, running.values())) < cycles:
+                started = len(history) + sum(map(len, running.values()))
+                if (desc := self.child(rng, population, started)) is None:
                     break
-                cid = f"model_{len(history) + len(pending):04d}"
-                job = ctx.train_job(f"arch_{desc.digest()}", desc)
-                pending[ctx.submit_training(cid, desc, job=job)] = (cid, desc)
-            if not pending:
+                item, digest = (f"model_{started:04d}", desc), desc.digest()
+                if same := [h for h, items in running.items() if items[0][1].digest() == digest]:
+                    running[same[0]].append(item)  # one folder per architecture: never two jobs in it
+                else:
+                    running[ctx.submit_training(*item, job=ctx.train_job(f"arch_{digest}", desc))] = [item]
+            if not running:
                 raise RuntimeError(
                     "evolution: every model of the population failed to train; see events.jsonl"
                 )
-            handle = next(ctx.executor.as_completed(list(pending)))
-            cand = ctx.candidate(*pending.pop(handle), handle.result())
-            history.append(cand)
-            if not cand.metrics.get("failed"):
-                population.append(cand)
-                if len(population) > int(conf.population):
-                    population.popleft()  # aging: the oldest goes, however good it is
-        ranked = sorted(
-            (c for c in history if not c.metrics.get("failed")), key=lambda c: -c.metrics["val_top1"]
-        )
+            handle = next(ctx.executor.as_completed(list(running)))
+            for cid, desc in running.pop(handle):
+                history.append(cand := ctx.candidate(cid, desc, handle.result()))
+                if not cand.metrics.get("failed"):
+                    population.append(cand)  # aging: a full deque drops its oldest, however good
+        ranked = sorted((c for c in history if not c.metrics.get("failed")), key=_fitness, reverse=True)
         return SearchResult(history, final=[c.id for c in ranked])
+
+
+def _fitness(cand: Candidate) -> float:
+    return cand.metrics["val_top1"]
