@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LEVERS = ("skip_none", "shared_relu", "checkpoint")
+LEVERS = ("skip_none", "shared_relu", "checkpoint", "dilation_by_phases")
 
 
 def _configured_levers() -> str:

@@ -247,3 +247,29 @@ def test_a_loaded_config_is_read_only_and_changes_are_validated(base):
     assert back.trainer.opt is None
     with pytest.raises(ConfigError, match="expected str"):
         back.with_overrides({"trainer.opt": 3})
+
+
+def test_with_overrides_merges_mappings_and_reaches_the_keys_that_copy_it(base):
+    cfg = load_config([base])
+    changed = cfg.with_overrides({"trainer.lr": 0.5, "search.trainer": {"epochs": 7}})
+    assert changed.search.lr == 0.5 and changed.search.trainer.lr == 0.5  # through {_copy: ...}
+    assert changed.search.trainer.epochs == 7 and changed.search.trainer.name == "sgd"  # merged, not replaced
+    with pytest.raises(ConfigError, match="unknown config key 'search.trainer.epoch'"):
+        cfg.with_overrides({"search.trainer": {"epoch": 7}})
+    assert changed.with_overrides({"trainer.lr": 0.25}).search.lr == 0.25  # and again from the copy
+    smaller = changed.without("search.lr")
+    assert "lr" not in smaller.search and smaller.search.trainer.epochs == 7
+    with pytest.raises(ConfigError, match="comes from a reference"):
+        changed.without("search.trainer.nesterov")
+
+
+def test_a_saved_run_config_reloads_with_its_types(tmp_path):
+    import archai.algos  # noqa: F401
+    from archai.search.experiment import ExperimentOptions, build_config, load_run_config
+
+    conf = build_config("enas", ExperimentOptions(["enas"]))
+    conf.save(tmp_path / "config.yaml")
+    again = load_run_config(tmp_path)
+    assert again == conf and list(again.algos) == ["enas"]
+    changed = again.with_overrides({"dataset.dataroot": "/data", "algos.enas.controller.temperature": 2})
+    assert changed.dataset.dataroot == "/data" and changed.algos.enas.controller.temperature == 2.0

@@ -142,3 +142,29 @@ def test_joined_node_starts_as_parent_function():
     assert missing and all(".nodes.4." in k or "gates" in k for k in missing)
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(pm(x), cm(x))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(
+    "size,kernel,dilation,stride", [(8, 3, 2, 1), (7, 5, 2, 1), (9, 3, 3, 1), (8, 5, 2, 2), (7, 3, 2, 2)]
+)
+def test_dilated_conv_by_phases_equals_the_native_one(size, kernel, dilation, stride, channels_last):
+    from archai.space.ops import DepthwiseConv2d
+
+    torch.manual_seed(0)
+    pad = dilation * (kernel - 1) // 2
+    native, phased = (DepthwiseConv2d(4, kernel, stride, pad, dilation) for _ in range(2))
+    phased.load_state_dict(native.state_dict())
+    native.by_phases, phased.by_phases = False, True
+    x = torch.randn(3, 4, size, size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = native(xa), phased(xb)
+    assert ya.shape == yb.shape and torch.allclose(ya, yb, atol=1e-5)
+    assert yb.is_contiguous(memory_format=torch.channels_last) == channels_last or stride > 1
+    g = torch.randn_like(ya)
+    ya.backward(g)
+    yb.backward(g)
+    assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
+    assert torch.allclose(native.weight.grad, phased.weight.grad, rtol=1e-4, atol=1e-4)

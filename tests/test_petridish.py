@@ -1,5 +1,6 @@
 """Petridish: stop-forward, zero-gated joins, warm starts, selection, and end-to-end runs."""
 
+import csv
 import json
 import os
 import signal
@@ -209,8 +210,15 @@ def test_petridish_end_to_end_kill_and_resume(tmp_path):
     pool = _pool(tmp_path / "ref")
     assert len(pool) >= 4 and any(p is not None for _, p in pool.values())
     run = tmp_path / "ref" / "petridish"
-    rows = (run / "pareto.csv").read_text().splitlines()
-    assert len(rows) == len(pool) + 1 and sum(r.endswith("true,true") for r in rows[1:]) >= 2
+    rows = list(csv.DictReader((run / "pareto.csv").open()))
+    assert len(rows) == len(pool)
+    points = {r["id"]: (float(r["val_error"]), float(r["macs"])) for r in rows}
+
+    def dominated(a):  # by another model no worse in both and better in one
+        return any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in points.values())
+
+    front = {i for i, pt in points.items() if not dominated(pt)}
+    assert front and {r["id"] for r in rows if r["on_front"] == "true"} == front
     gallery = json.loads((run / "gallery" / "gallery.json").read_text())
     assert gallery and all((run / "gallery" / f"{g['id']}.yaml").is_file() for g in gallery)
     summary = json.loads((run / "summary.json").read_text())

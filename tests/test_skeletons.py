@@ -41,6 +41,19 @@ def test_dataset_imagenet_builds_the_imagenet_stem():
         assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
 
 
+def test_the_dataset_layer_follows_the_dataset_however_it_is_named(tmp_path):
+    by_key = build_config(
+        "random", ExperimentOptions(["random"], full=True, overrides=["--dataset.name", "imagenet"])
+    )
+    other = tmp_path / "mine.yaml"
+    other.write_text("dataset: {name: imagenet}\n")
+    by_file = build_config("random", ExperimentOptions(["random"], full=True, config_files=[str(other)]))
+    for conf in (by_key, by_file):
+        assert conf.eval.model.skeleton == conf.search.model.skeleton == "imagenet"
+    plain = build_config("random", ExperimentOptions(["random"], full=True))
+    assert plain.dataset.name == "cifar10" and plain.loader.cutout == 0  # no dataset layer by default
+
+
 def test_cifar_datasets_keep_the_cifar_stem():
     desc = _eval_desc("cifar10", 32, 10)
     assert desc.skeleton == "darts"

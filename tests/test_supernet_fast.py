@@ -1,11 +1,12 @@
 """The supernet's fast mixed edges compute what the plain per-op sum computes.
 
 Every :class:`MixedOpOptions` lever (skipping ``none``, one ReLU per edge, activation
-checkpointing) must leave logits, loss, weight gradients, alpha gradients, BatchNorm statistics
+checkpointing, dilated convolutions by sub-grids) must leave logits, loss, weight gradients, alpha gradients, BatchNorm statistics
 and a whole DARTS search step (first and second order) unchanged up to floating-point rounding.
 """
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -17,10 +18,11 @@ from archai.space.ops import DARTS_PRIMITIVES
 from archai.space.supernet import PLAIN, MixedOpOptions, Supernet, SupernetBuilder
 
 LEVERS = {
-    "skip_none": MixedOpOptions(skip_none=True, shared_relu=False, checkpoint=False),
-    "shared_relu": MixedOpOptions(skip_none=False, shared_relu=True, checkpoint=False),
-    "checkpoint": MixedOpOptions(skip_none=False, shared_relu=False, checkpoint=True),
-    "all": MixedOpOptions(skip_none=True, shared_relu=True, checkpoint=True),
+    "skip_none": dataclasses.replace(PLAIN, skip_none=True),
+    "shared_relu": dataclasses.replace(PLAIN, shared_relu=True),
+    "checkpoint": dataclasses.replace(PLAIN, checkpoint=True),
+    "dilation_by_phases": dataclasses.replace(PLAIN, dilation_by_phases=True),
+    "all": MixedOpOptions(skip_none=True, shared_relu=True, checkpoint=True, dilation_by_phases=True),
 }
 
 
@@ -107,13 +109,15 @@ def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
     tiny = ["--search.loader.train_limit", "128", "--search.trainer.epochs", "1", "--eval.enabled", "false"]
     tiny += ["--common.quiet", "true", "--common.progress", "false", "--common.num_threads", "1"]
     summaries = []
-    for name, levers in (("plain", ["false", "false"]), ("fast", ["true", "true"])):
+    for name, levers in (("plain", ["false", "false", "false"]), ("fast", ["true", "true", "true"])):
         args = ["--algos", "darts", "--exp-dir", str(tmp_path / name), *tiny]
         args += [
             "--algos.darts.supernet.skip_none",
             levers[0],
             "--algos.darts.supernet.checkpoint",
             levers[1],
+            "--algos.darts.supernet.dilation_by_phases",
+            levers[2],
         ]
         assert cli.main(args) == 0
         summaries.append(json.loads((tmp_path / name / "darts" / "summary.json").read_text()))

@@ -140,7 +140,8 @@ class Config(dict):
 
     It stays a plain dict underneath, so it pickles, compares and serializes like one. It cannot
     be changed in place (a validated config stays valid); :meth:`with_overrides` returns a
-    changed copy, checked like a command-line override.
+    changed copy, checked and propagated through references like a command-line override.
+    (Lists inside it are plain lists: treat them as read-only too.)
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -153,6 +154,7 @@ class Config(dict):
             elif isinstance(v, dict) and not isinstance(v, Config):
                 dict.__setitem__(self, k, Config(v))
         object.__setattr__(self, "_nulls", nulls)  # declared types of the keys that are null
+        object.__setattr__(self, "_source", None)  # (layered tree with references, null types)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -172,10 +174,15 @@ class Config(dict):
     update = pop = popitem = setdefault = clear = __ior__ = _read_only
 
     def __deepcopy__(self, memo: dict) -> Config:
-        return _with_nulls(Config(copy.deepcopy(self.typed_dict(), memo)), self.null_types())
+        out = _with_nulls(Config(copy.deepcopy(self.typed_dict(), memo)), self.null_types())
+        object.__setattr__(out, "_source", copy.deepcopy(self._source, memo))
+        return out
 
     def __copy__(self) -> Config:
-        return _with_nulls(Config(self.typed_dict()), self.null_types())
+        return self.__deepcopy__({})
+
+    def copy(self) -> Config:
+        return self.__deepcopy__({})
 
     def null_types(self, prefix: PathT = ()) -> dict[PathT, Null]:
         """Key path -> declared type of every key that may be null (whether it is now or not)."""
@@ -205,24 +212,51 @@ class Config(dict):
         return node
 
     def with_overrides(self, changes: Mapping[str, Any]) -> Config:
-        """A copy with ``changes`` (dotted key path -> value) applied; each key must exist and
-        each value have its key's type (ints become floats where floats are expected).
+        """A copy with ``changes`` (dotted key path -> value) applied as command-line overrides
+        are: each key must exist, each value have its key's type (ints become floats where
+        floats are expected), a mapping is merged key by key, and a change reaches every key
+        that copies the changed one (``{_copy: ...}``). Value rules (ranges, names) are the
+        caller's: ``build_config`` checks them.
 
         Raises:
             ConfigError: an unknown key (with the closest valid one) or a value of the wrong type.
         """
-        tree, nulls = self.typed_dict(), self.null_types()
+        raw, nulls = self._layered()
         for dotted, value in changes.items():
             path = _split(dotted)
-            node: Any = tree
-            for i, k in enumerate(path[:-1]):
-                if not isinstance(node.get(k), dict):
-                    raise ConfigError(f"unknown config key '{_join(path)}'{_suggest(tree, path[: i + 1])}")
-                node = node[k]
-            if path[-1] not in node:
-                raise ConfigError(f"unknown config key '{_join(path)}'{_suggest(tree, path)}")
-            node[path[-1]] = coerce_value(path, to_plain(value), node[path[-1]], "with_overrides", nulls)
-        return _with_nulls(Config(tree), nulls)
+            resolved = resolve_references(raw)
+            target = _lookup(resolved, path)
+            if isinstance(value, Mapping) and isinstance(target, Mapping):
+                layer: Any = to_plain(value)
+                for k in reversed(path):
+                    layer = {k: layer}
+                raw = deep_merge(raw, validate_layer(layer, resolved, "with_overrides", nulls))
+            else:
+                _set_path(raw, path, coerce_value(path, to_plain(value), target, "with_overrides", nulls))
+        return _finish(raw, nulls)
+
+    def without(self, *paths: str) -> Config:
+        """A copy without the keys at ``paths`` (dotted), e.g. the sections of searchers a run
+        does not use."""
+        raw, nulls = self._layered()
+        for dotted in paths:
+            path = _split(dotted)
+            _lookup(resolve_references(raw), path)
+            node = raw
+            for k in path[:-1]:
+                node = node.get(k) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or path[-1] not in node:
+                raise ConfigError(f"'{dotted}' comes from a reference; remove the key it copies instead")
+            del node[path[-1]]
+        return _finish(
+            raw, {p: n for p, n in nulls.items() if not any(p[: len(_split(q))] == _split(q) for q in paths)}
+        )
+
+    def _layered(self) -> tuple[dict, dict[PathT, Null]]:
+        """A copy of the tree this config was resolved from (references kept) and its null types."""
+        if self._source is not None:
+            return copy.deepcopy(self._source[0]), dict(self._source[1])
+        return self.typed_dict(), self.null_types()
 
     def to_dict(self) -> dict:
         return to_plain(self)
@@ -236,6 +270,22 @@ class Config(dict):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_yaml())
         return path
+
+
+def _lookup(tree: Mapping, path: PathT) -> Any:
+    node: Any = tree
+    for i, k in enumerate(path):
+        if not isinstance(node, Mapping) or k not in node:
+            raise ConfigError(f"unknown config key '{_join(path)}'{_suggest(tree, path[: i + 1])}")
+        node = node[k]
+    return node
+
+
+def _finish(raw: dict, nulls: Mapping[PathT, Null]) -> Config:
+    """The read-only config of a layered tree: references resolved, null types recorded."""
+    conf = _with_nulls(Config(resolve_references(raw)), nulls)
+    object.__setattr__(conf, "_source", (raw, dict(nulls)))
+    return conf
 
 
 def _with_nulls(conf: Config, nulls: Mapping[PathT, Null]) -> Config:
@@ -602,4 +652,4 @@ def load_config(
     pairs = overrides if overrides and not isinstance(next(iter(overrides)), str) else None
     for path, value in pairs if pairs is not None else parse_overrides(list(overrides)):
         _set_path(raw, path, coerce_override(resolve_references(raw), path, value, nulls))
-    return _with_nulls(Config(resolve_references(raw)), nulls)
+    return _finish(raw, nulls)

@@ -79,39 +79,65 @@ def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
     return {"algos": {name: own}}, rest
 
 
-def build_config(algo: str, opts: ExperimentOptions) -> Config:
-    """Layers: base.yaml (+ the section of every registered searcher) -> the searcher's defaults
-    -> toy.yaml and the searcher's toy overlay (unless ``full``) -> ``confs/datasets/NAME.yaml``
-    -> ``--config`` files -> command-line overrides. Any registered searcher's keys may be set
-    (one command line can tune several algorithms); the result keeps only ``algos.<algo>``."""
+def _schema() -> tuple[dict, dict[str, dict]]:
+    """base.yaml extended with every registered searcher's section, and each searcher's
+    overrides of other sections (from its defaults file)."""
     schema = load_yaml(confs_dir() / "base.yaml")
     rests = {}
     for name in SEARCHERS.names():
         own, rests[name] = _searcher_layers(SEARCHERS.get(name), name)
         schema = deep_merge(schema, own)
+    return schema, rests
+
+
+def build_config(algo: str, opts: ExperimentOptions) -> Config:
+    """Layers: base.yaml (+ the section of every registered searcher) -> the searcher's defaults
+    -> toy.yaml and the searcher's toy overlay (unless ``full``) -> ``confs/datasets/NAME.yaml``
+    -> ``--config`` files -> command-line overrides. Any registered searcher's keys may be set
+    (one command line can tune several algorithms); the result keeps only ``algos.<algo>``.
+
+    The dataset layer is that of the dataset the run uses, however it was named (``--dataset``,
+    ``--dataset.name`` or a ``--config`` file), so its skeleton comes with it."""
+    schema, rests = _schema()
     cls = SEARCHERS.get(algo)
-    layers: list[Any] = [schema, rests[algo]]
+    protocol: list[Any] = [schema, rests[algo]]
     if not opts.full:
-        layers.append(confs_dir() / "toy.yaml")
+        protocol.append(confs_dir() / "toy.yaml")
         if cls.toy_file:
-            layers.append(confs_dir() / cls.toy_file)
+            protocol.append(confs_dir() / cls.toy_file)
     overrides = list(opts.overrides)
-    if opts.dataset:
-        ds_file = confs_dir() / "datasets" / f"{opts.dataset}.yaml"
-        if ds_file.is_file():
-            layers.append(ds_file)
-        overrides += ["--dataset.name", opts.dataset]
-    layers += opts.config_files
     if opts.dataroot:
         overrides += ["--dataset.dataroot", opts.dataroot]
     if opts.exp_dir:
         overrides += ["--common.exp_dir", opts.exp_dir]
-    full = load_config(layers, overrides)
-    conf = Config({**full.typed_dict(), "algos": {algo: full.algos[algo].typed_dict()}})
+
+    def load(dataset: str | None) -> Config:
+        layers, extra = list(protocol), []
+        if dataset:
+            ds_file = confs_dir() / "datasets" / f"{dataset}.yaml"
+            if ds_file.is_file():
+                layers.append(ds_file)
+            extra = ["--dataset.name", dataset]
+        return load_config([*layers, *opts.config_files], [*extra, *overrides])
+
+    conf = load(opts.dataset)
+    if not opts.dataset and conf.dataset.name != load_config(protocol).dataset.name:
+        conf = load(str(conf.dataset.name))  # named by --dataset.name or a --config file
+    conf = conf.without(*(f"algos.{name}" for name in conf.algos if name != algo))
     check_values(conf, value_rules(cls, algo))
     if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
         conf = conf.with_overrides({"common.num_threads": torch.get_num_threads()})
     return conf
+
+
+def load_run_config(run_dir: str | Path) -> Config:
+    """The saved ``config.yaml`` of a run, layered on the schema of every registered searcher,
+    so that keys without a value keep their declared types: change it with ``with_overrides``
+    and pass it on to reproduce or vary the run."""
+    saved = load_config([Path(run_dir) / "config.yaml"])
+    schema, _ = _schema()
+    conf = load_config([schema, saved.to_dict()])
+    return conf.without(*(f"algos.{name}" for name in conf.algos if name not in saved.algos))
 
 
 def _diff(a: Any, b: Any, path: tuple = ()) -> list[str]:

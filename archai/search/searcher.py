@@ -158,6 +158,12 @@ class RunContext:
         args.update(overrides)
         return args
 
+    def require_held_out(self, purpose: str) -> None:
+        """Raises a :class:`ConfigError` unless the search protocol holds training data out for
+        validation (``search.loader.val_fraction`` > 0); ``purpose`` says what needs it."""
+        if float(self.conf.search.loader.val_fraction) <= 0:
+            raise ConfigError(f"{self.algo} {purpose}: set search.loader.val_fraction > 0")
+
     def run_jobs(
         self, fn: Callable[..., Any], arg_tuples: Sequence[tuple], names: Sequence[str]
     ) -> list[JobResult]:
@@ -188,7 +194,7 @@ class RunContext:
         ``failed: true`` and the ``error`` traceback, which is also logged."""
         result = self.note_repairs(result)
         if result.ok:
-            metrics = result.value
+            metrics = dict(result.value)  # its own copy: several candidates may share one job
         else:
             self.logger.error(f"{cid} failed after {result.attempts} attempt(s)", traceback=result.error)
             metrics = {"val_top1": math.nan, "failed": True, "error": result.error}

@@ -14,8 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archai.space.model_desc import CellDesc, EdgeDesc, NodeDesc, OpDesc
+from archai.common.config import ConfigError
+from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 from archai.space.ops import FactorizedReduce, ReLUConvBN, make_op
+from archai.space.skeletons import SKELETONS
 
 #: One cell's architecture: per node ``(input_a, op_a, input_b, op_b)``.
 CellArch = list[tuple[int, str, int, str]]
@@ -92,17 +94,25 @@ class EnasChild(nn.Module):
         n_classes: int,
         stem_multiplier: int = 3,
         stem_stride: int = 1,
+        skeleton: str = "darts",
+        image_size: int = 32,
     ) -> None:
         super().__init__()
         C = init_channels
-        c_stem = C * stem_multiplier
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_stem, 3, stride=stem_stride, padding=1, bias=False),
-            nn.BatchNorm2d(c_stem),
+        skel = SKELETONS.get(skeleton)
+        if skel.n_cell_inputs != 2:
+            raise ConfigError(f"ENAS cells read two earlier states; the '{skeleton}' skeleton gives one")
+        shape_of = ModelDesc(
+            skeleton=skeleton,
+            in_channels=in_channels,
+            image_size=image_size,
+            init_channels=C,
+            stem_multiplier=stem_multiplier,
+            stem_stride=stem_stride,
         )
+        self.stem, shape = skel.build_stem(shape_of)  # the dataset's stem (CIFAR-style, ImageNet...)
         reductions = {n_cells // 3, 2 * n_cells // 3} if n_cells >= 3 else set()
-        c_pp = c_p = c_stem
-        reduction_prev = False
+        c_pp, c_p, reduction_prev = shape.c_pp, shape.c_p, shape.reduction_prev
         self.cells = nn.ModuleList()
         for i in range(n_cells):
             reduction = i in reductions
@@ -115,7 +125,7 @@ class EnasChild(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.arch is None:
             raise RuntimeError("EnasChild.arch is not set: sample an architecture first")
-        s0 = s1 = self.stem(x)
+        s0, s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, self.arch["reduction" if cell.reduction else "normal"])
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))

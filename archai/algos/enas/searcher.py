@@ -133,6 +133,8 @@ class EnasSearcher(Searcher):
             n_classes=args["n_classes"],
             stem_multiplier=args["stem_multiplier"],
             stem_stride=args["stem_stride"],
+            skeleton=args["skeleton"],
+            image_size=args["image_size"],
         )
         c = conf.controller
         controller = Controller(

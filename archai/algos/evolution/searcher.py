@@ -1,9 +1,9 @@
 """Regularized (aging) evolution (Real et al., 2019), asynchronous on the executor.
 
-Each cycle draws ``sample`` living models, mutates the best of the draw (one op or one input),
-trains the child, adds it and removes the oldest. ``parallel`` trainings run at once, each
-handled as it finishes. Jobs are named by architecture digest: a repeated architecture trains
-once, and a resumed search reuses every finished job, whatever order they finished in.
+Each cycle draws ``sample`` living models (with replacement), mutates the best of the draw (one
+op or one input), trains the child, adds it and removes the oldest. On Ray, ``parallel``
+trainings run at once, each handled as it finishes. Jobs are named by architecture digest: a
+repeated architecture trains once, and a resumed search reuses the jobs it finished.
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ class EvolutionSearcher(Searcher):
             return sample_desc(rng, prims, **self.ctx.builder_args("search"))
         if not population:
             return None
-        winner = max(rng.sample(list(population), min(int(conf.sample), len(population))), key=_fitness)
+        winner = max((rng.choice(population) for _ in range(int(conf.sample))), key=_fitness)
         child = mutate_desc(rng, winner.desc, prims)
         child.meta["parent"] = winner.id
         return child
 
     def search(self) -> SearchResult:
         ctx, cycles, parallel = self.ctx, int(self.conf.cycles), int(self.conf.parallel)
+        ctx.require_held_out("ranks models by validation accuracy")
+        parallel = 1 if ctx.executor.kind == "local" else parallel  # one at a time: breed from all
         rng = random.Random(derive_seed(ctx.seed, "evolution"))
         population: collections.deque[Candidate] = collections.deque(maxlen=int(self.conf.population))
         history: list[Candidate] = []
@@ -62,6 +64,8 @@ class EvolutionSearcher(Searcher):
                 if not cand.metrics.get("failed"):
                     population.append(cand)  # aging: a full deque drops its oldest, however good
         ranked = sorted((c for c in history if not c.metrics.get("failed")), key=_fitness, reverse=True)
+        if not ranked:
+            raise RuntimeError("evolution: every model failed to train; see events.jsonl")
         return SearchResult(history, final=[c.id for c in ranked])
 
 

@@ -179,7 +179,7 @@ class PetridishSearcher(Searcher):
 
     def search(self) -> SearchResult:
         ctx, conf = self.ctx, self.conf
-        rng = random.Random(ctx.seed)
+        rng = random.Random(derive_seed(ctx.seed, "petridish/parents"))
         state = self._load(rng)
         start = time.monotonic()
         if state is None:

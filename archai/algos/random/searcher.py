@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 
+from archai.common.seeding import derive_seed
 from archai.search.conf_rules import COUNT, NON_NEGATIVE
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.space.sampling import sample_desc
@@ -26,7 +27,7 @@ class RandomSearcher(Searcher):
 
     def search(self) -> SearchResult:
         ctx, conf = self.ctx, self.conf
-        rng = random.Random(ctx.seed)
+        rng = random.Random(derive_seed(ctx.seed, "random/samples"))
         args = ctx.builder_args("search")
         prims = list(conf.primitives)
         jobs = []
