@@ -38,11 +38,19 @@ sys.path.insert(0, str(ROOT))
 LEVERS = ("skip_none", "shared_relu", "checkpoint", "dilation_by_phases")
 
 
-def _configured_levers() -> str:
+def _darts_defaults() -> dict:
     from archai.common.config import confs_dir, load_yaml
 
-    conf = load_yaml(confs_dir() / "algos" / "darts.yaml")["algos"]["darts"]["supernet"]
+    return load_yaml(confs_dir() / "algos" / "darts.yaml")
+
+
+def _configured_levers() -> str:
+    conf = _darts_defaults()["algos"]["darts"]["supernet"]
     return ",".join(k for k in LEVERS if conf.get(k))
+
+
+def _configured_channels_last() -> bool | None:
+    return _darts_defaults().get("search", {}).get("trainer", {}).get("channels_last")
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -62,7 +70,15 @@ def measure(args: argparse.Namespace) -> dict:
     unknown = set(levers) - set(LEVERS)
     if unknown:
         raise SystemExit(f"darts_step.py: unknown lever(s) {sorted(unknown)}; known: {', '.join(LEVERS)}")
-    options = PLAIN if args.impl == "reference" else MixedOpOptions(**{k: k in levers for k in LEVERS})
+    options = (
+        PLAIN
+        if args.impl == "reference"
+        else MixedOpOptions(**{k: k in levers for k in LEVERS}, checkpoint_cells=args.checkpoint_cells)
+    )
+    if args.channels_last == "auto":  # the fast path as the DARTS search runs it; the plain one in NCHW
+        channels_last = _configured_channels_last() if args.impl == "fast" else False
+    else:
+        channels_last = args.channels_last
     desc = SupernetBuilder(
         list(DARTS_PRIMITIVES),
         init_channels=args.C,
@@ -76,7 +92,7 @@ def measure(args: argparse.Namespace) -> dict:
     net = Supernet(desc, options=options)
     conf = trainer_conf(
         epochs=1,
-        channels_last=args.channels_last,
+        channels_last=channels_last,
         optimizer={"name": "sgd", "lr": 0.025, "momentum": 0.9, "weight_decay": 3e-4},
         grad_clip=5.0,
     )
@@ -89,7 +105,15 @@ def measure(args: argparse.Namespace) -> dict:
         return trainer.to_device(x), torch.randint(0, 10, (args.batch,), generator=g).to(dev)
 
     val = [data(1)]
-    hook = DartsArchStep(net, val, order=args.order, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+    hook = DartsArchStep(
+        net,
+        val,
+        order=args.order,
+        lr=3e-4,
+        betas=(0.5, 0.999),
+        weight_decay=1e-3,
+        frozen_passes=args.impl == "fast",  # the reference keeps every parameter trainable
+    )
     train = data(2)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -104,6 +128,7 @@ def measure(args: argparse.Namespace) -> dict:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainer.params, 5.0)
         trainer.optimizer.step()
+        hook.after_step(trainer, i, train, float(loss.detach()))
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         if i >= args.warmup:
@@ -117,6 +142,7 @@ def measure(args: argparse.Namespace) -> dict:
         "peak_mb": round(peak, 1),
         "impl": args.impl,
         "levers": levers if args.impl == "fast" else [],
+        "checkpoint_cells": args.checkpoint_cells if args.impl == "fast" else 0,
         "steps_s": [round(t, 3) for t in times],
         "shape": args.shape,
         "batch": args.batch,
@@ -146,9 +172,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
     ap.add_argument(
         "--channels-last",
-        type=lambda v: None if v == "auto" else v == "true",
-        default=None,
-        help="true, false or auto (the trainer's per-device default)",
+        type=lambda v: "auto" if v == "auto" else (None if v == "device" else v == "true"),
+        default="auto",
+        help="true, false, device (the trainer's per-device default) or auto (default): the fast "
+        "path as confs/algos/darts.yaml runs the search, the reference in NCHW as a plain "
+        "transcription runs",
+    )
+    ap.add_argument(
+        "--checkpoint-cells", type=int, default=0, help="with the checkpoint lever: only the first N cells"
     )
     ap.add_argument("--levers", help=f"fast path levers, comma-separated from {', '.join(LEVERS)}")
     ap.add_argument("--json", type=Path, help="write the figures of --impl as JSON")
@@ -183,9 +214,13 @@ def main(argv: list[str] | None = None) -> None:
         f"DARTS search step, order {args.order}, batch {args.batch}, {args.shape}, C={args.C}, "
         f"{args.cells} cells x {args.nodes} nodes, {ref['device']}, {ref['threads']} threads"
     )
-    print("| path | levers | s/step | peak MB |\n|---|---|---|---|")
+    print("| path | levers | memory format | s/step | peak MB |\n|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {','.join(r['levers']) or '-'} | {r['s_per_step']:.2f} | {r['peak_mb']:.0f} |")
+        levers = ",".join(r["levers"]) + (
+            f" (first {r['checkpoint_cells']} cells)" if r["checkpoint_cells"] else ""
+        )
+        fmt = "channels-last" if r["channels_last"] else "NCHW"
+        print(f"| {name} | {levers or '-'} | {fmt} | {r['s_per_step']:.2f} | {r['peak_mb']:.0f} |")
     print(
         f"fast / reference: time {fast['s_per_step'] / ref['s_per_step']:.2f}x, "
         f"peak memory {fast['peak_mb'] / ref['peak_mb']:.2f}x"

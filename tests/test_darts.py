@@ -112,3 +112,37 @@ def test_finalize_keeps_top_k_and_never_none():
     assert [(e.op.name, e.input) for e in out.nodes[0].edges] == [("sep_conv_3x3", 1), ("sep_conv_3x3", 0)]
     assert [(e.op.name, e.input) for e in out.nodes[1].edges] == [("sep_conv_3x3", 1), ("skip_connect", 0)]
     assert all(e.op.name != "none" for n in out.nodes for e in n.edges)
+
+
+def test_each_pass_freezes_what_it_does_not_update_and_the_updates_stay_the_same():
+    net = tiny_net()
+    by_hand = copy.deepcopy(net)
+    (xv, yv), (x, y) = batches()[0], batches()[1]
+    # through the hook: the architecture pass with frozen weights, the weight step with frozen alphas
+    trainer = make_trainer(net)
+    hook = DartsArchStep(net, [(xv, yv)], order=1, lr=0.1)
+    hook.before_step(trainer, 0, (x, y))
+    assert not any(a.requires_grad for a in net.arch_parameters())
+    trainer.optimizer.zero_grad()
+    F.cross_entropy(net(x), y).backward()
+    trainer.optimizer.step()
+    hook.after_step(trainer, 0, (x, y), 0.0)
+    assert all(a.requires_grad for a in net.arch_parameters()) and all(
+        a.grad is not None for a in net.arch_parameters()
+    )
+    # by hand, nothing frozen: the published order of operations
+    trainer_b = make_trainer(by_hand)
+    adam = torch.optim.Adam(by_hand.arch_parameters(), lr=0.1, betas=(0.5, 0.999), weight_decay=1e-3)
+    buffers = [b.detach().clone() for b in by_hand.buffers()]
+    grads = torch.autograd.grad(F.cross_entropy(by_hand(xv), yv), by_hand.arch_parameters())
+    with torch.no_grad():
+        for b, b0 in zip(by_hand.buffers(), buffers):
+            b.copy_(b0)
+    for a, g in zip(by_hand.arch_parameters(), grads):
+        a.grad = g
+    adam.step()
+    trainer_b.optimizer.zero_grad()
+    F.cross_entropy(by_hand(x), y).backward()
+    trainer_b.optimizer.step()
+    for (k, v), w in zip(net.state_dict().items(), by_hand.state_dict().values()):
+        assert torch.allclose(v.float(), w.float(), rtol=1e-5, atol=1e-7), k

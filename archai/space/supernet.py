@@ -46,6 +46,9 @@ class MixedOpOptions:
         checkpoint: keep only the edge's input and output for backward and recompute the
             candidates then (activation checkpointing: much less memory, one more forward);
             BatchNorm statistics are updated once, not again by the recomputation.
+        checkpoint_cells: with ``checkpoint``, only the edges of the first this many cells
+            (0: every cell). The first cells work at the highest resolution and hold most of
+            the activations, so a few of them buy most of the memory for part of the time.
         dilation_by_phases: dilated convolutions run as undilated ones on interleaved
             sub-grids (:func:`~archai.space.ops.conv_by_phases`); on the CPU their backward pass
             is then about 3x faster. False keeps the native dilated kernels on every device.
@@ -54,6 +57,7 @@ class MixedOpOptions:
     skip_none: bool = True
     shared_relu: bool = True
     checkpoint: bool = False
+    checkpoint_cells: int = 0
     dilation_by_phases: bool = True
 
 
@@ -201,7 +205,9 @@ class Supernet(nn.Module):
                 kind,
                 i,
                 stop_grad=bool(edge.op.params.get("stop_grad", False)),
-                options=options,
+                options=options
+                if not options.checkpoint_cells or cell_index < options.checkpoint_cells
+                else dataclasses.replace(options, checkpoint=False),
             )
 
         self.model = Model(desc, build_edge)

@@ -8,10 +8,15 @@ term ``lr * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / (2 R)`` with
 ``w+- = w +- R * grad_w' L_val(w')`` and ``R = r / ||grad_w' L_val(w')||`` (finite-difference
 Hessian-vector product). Either step leaves the network's weights and BatchNorm statistics as
 they were: only the alphas change.
+
+Each pass asks autograd only for what it uses: the first-order architecture pass runs with the
+weights frozen, and the weight step that follows with the alphas frozen, so neither keeps the
+activations that only the other's gradients need (less memory, the same updates).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +36,9 @@ class DartsArchStep(TrainerHook):
         order: 1 (first-order approximation) or 2 (unrolled, second order).
         lr, betas, weight_decay: Adam on the alphas (DARTS: 3e-4, (0.5, 0.999), 1e-3).
         unrolled_r: ``r`` of the finite-difference step (DARTS: 0.01).
+        frozen_passes: freeze what a pass does not update (module docstring); False keeps every
+            parameter trainable throughout, as a plain transcription does (the same updates,
+            more memory: ``bench/darts_step.py --impl reference``).
     """
 
     def __init__(
@@ -44,6 +52,7 @@ class DartsArchStep(TrainerHook):
         weight_decay: float = 1e-3,
         unrolled_r: float = 0.01,
         seed: int = 0,
+        frozen_passes: bool = True,
     ) -> None:
         if order not in (1, 2):
             raise ValueError(f"algos.darts.order must be 1 or 2, got {order}")
@@ -52,6 +61,7 @@ class DartsArchStep(TrainerHook):
             net.arch_parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay
         )
         self._iter: Iterator | None = None
+        self.frozen_passes = frozen_passes
 
     # ------------------------------------------------------------------ hook API
 
@@ -68,7 +78,8 @@ class DartsArchStep(TrainerHook):
         buffers = [b.detach().clone() for b in self.net.buffers()]
         try:
             if self.order == 1:
-                grads = torch.autograd.grad(self._loss(xv, yv), self.net.arch_parameters())
+                with _frozen(self.net.weight_parameters() if self.frozen_passes else []):
+                    grads = torch.autograd.grad(self._loss(xv, yv), self.net.arch_parameters())
             else:
                 grads = self._unrolled_grads(trainer, batch, (xv, yv))
         finally:
@@ -78,6 +89,12 @@ class DartsArchStep(TrainerHook):
         for a, g in zip(self.net.arch_parameters(), grads):
             a.grad = g
         self.optimizer.step()
+        for a in self.net.arch_parameters() if self.frozen_passes else []:  # the weight step needs none
+            a.requires_grad_(False)
+
+    def after_step(self, trainer: Trainer, step: int, batch, loss: float) -> None:
+        for a in self.net.arch_parameters():
+            a.requires_grad_(True)
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
@@ -138,3 +155,16 @@ class DartsArchStep(TrainerHook):
             with torch.no_grad():
                 for w, w0 in zip(weights, saved):
                     w.copy_(w0)
+
+
+@contextlib.contextmanager
+def _frozen(params: list[torch.Tensor]) -> Iterator[None]:
+    """``params`` do not require gradients inside the block (autograd then keeps nothing for them)."""
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)

@@ -12,7 +12,7 @@ from archai.algos.darts.arch_step import DartsArchStep
 from archai.algos.darts.plots import plot_alphas
 from archai.common.checks import Range
 from archai.common.seeding import seed_everything
-from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
+from archai.search.conf_rules import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.search.trainer import Trainer, TrainerHook
 from archai.space.cost import measure_cost
@@ -59,6 +59,7 @@ class DartsSearcher(Searcher):
         "edges_per_node": COUNT,
         "arch_optimizer.lr": POSITIVE,
         "arch_optimizer.weight_decay": NON_NEGATIVE,
+        "supernet.checkpoint_cells": NON_NEGATIVE_INT,
     }
     defaults_file = "algos/darts.yaml"
     toy_file = "algos/darts_toy.yaml"
