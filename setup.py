@@ -12,7 +12,7 @@ conf_files = sorted(str(p.relative_to(here / "confs")) for p in (here / "confs")
 setup(
     name="archai",
     version="0.1.0",
-    description="Modular neural architecture search: DARTS, ENAS, Petridish, random, Pareto fronts",
+    description="Modular neural architecture search: DARTS, ENAS, Petridish, evolution, random, Pareto fronts",
     long_description=(here / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="MIT",
