@@ -272,11 +272,14 @@ class Config(dict):
         return path
 
 
-def _lookup(tree: Mapping, path: PathT) -> Any:
+def _lookup(tree: Mapping, path: PathT, source: str | None = None) -> Any:
+    """The value at ``path``; an unknown key is a :class:`ConfigError` naming ``source`` (where
+    the key came from) and the closest valid key."""
     node: Any = tree
     for i, k in enumerate(path):
         if not isinstance(node, Mapping) or k not in node:
-            raise ConfigError(f"unknown config key '{_join(path)}'{_suggest(tree, path[: i + 1])}")
+            where = f" (from {source})" if source else ""
+            raise ConfigError(f"unknown config key '{_join(path)}'{where}{_suggest(tree, path[: i + 1])}")
         node = node[k]
     return node
 
@@ -603,14 +606,7 @@ def coerce_override(
     resolved: Mapping, path: PathT, raw: str, nulls: Mapping[PathT, Null] | None = None
 ) -> Any:
     """Parses a command-line value and coerces it to the type of the existing value at ``path``."""
-    node: Any = resolved
-    for i, k in enumerate(path):
-        if not isinstance(node, Mapping) or k not in node:
-            raise ConfigError(
-                f"unknown config key '{_join(path)}' (from the command line)"
-                f"{_suggest(resolved, path[: i + 1])}"
-            )
-        node = node[k]
+    node = _lookup(resolved, path, "the command line")
     try:
         value = parse_yaml(raw)
     except yaml.YAMLError:

@@ -94,7 +94,10 @@ class Skeleton:
     expandable = True
 
     def validate(self, desc: ModelDesc) -> None:
-        """Raises :class:`DescError` when ``desc`` breaks a rule of this skeleton."""
+        """Raises :class:`DescError` when ``desc`` breaks a rule of this skeleton (subclasses
+        extend it)."""
+        if desc.stem_stride not in (1, 2):
+            raise DescError(f"stem_stride must be 1 or 2, got {desc.stem_stride!r}")
 
     def cell_out_channels(self, desc: ModelDesc, index: int) -> int:
         cell = desc.cells[index]
@@ -120,22 +123,25 @@ def _conv_bn(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out)]
 
 
+def _single_stem(desc: ModelDesc, channels: int) -> tuple[nn.Module, StemShape]:
+    """One 3x3 convolution to ``channels`` at ``desc.stem_stride``, and BatchNorm."""
+    stem = SingleStem(*_conv_bn(desc.in_channels, channels, desc.stem_stride))
+    return stem, StemShape(channels, channels, -(-desc.image_size // desc.stem_stride), False)
+
+
 @register_skeleton("darts")
 class DartsSkeleton(Skeleton):
     """CIFAR-style: one 3x3 convolution to ``stem_multiplier * C`` channels (``stem_stride`` 2
     halves the resolution first, four times cheaper on 28x28 images), two-input cells."""
 
     def validate(self, desc: ModelDesc) -> None:
-        if desc.stem_stride not in (1, 2):
-            raise DescError(f"stem_stride must be 1 or 2, got {desc.stem_stride!r}")
+        super().validate(desc)
         for i, cell in enumerate(desc.cells):
             if cell.kind == "resblock":
                 raise DescError(f"cell {i} (resblock): resblock cells belong to the nb201 skeleton")
 
     def build_stem(self, desc: ModelDesc) -> tuple[nn.Module, StemShape]:
-        c = desc.init_channels * desc.stem_multiplier
-        stem = SingleStem(*_conv_bn(desc.in_channels, c, desc.stem_stride))
-        return stem, StemShape(c, c, -(-desc.image_size // desc.stem_stride), False)
+        return _single_stem(desc, desc.init_channels * desc.stem_multiplier)
 
 
 @register_skeleton("imagenet")
@@ -175,8 +181,7 @@ class Nb201Skeleton(Skeleton):
     expandable = False
 
     def validate(self, desc: ModelDesc) -> None:
-        if desc.stem_stride not in (1, 2):
-            raise DescError(f"stem_stride must be 1 or 2, got {desc.stem_stride!r}")
+        super().validate(desc)
         prev_out = desc.init_channels
         for i, cell in enumerate(desc.cells):
             where = f"cell {i} ({cell.kind})"
@@ -194,9 +199,7 @@ class Nb201Skeleton(Skeleton):
         return desc.cells[index].channels
 
     def build_stem(self, desc: ModelDesc) -> tuple[nn.Module, StemShape]:
-        c = desc.init_channels
-        stem = SingleStem(*_conv_bn(desc.in_channels, c, desc.stem_stride))
-        return stem, StemShape(c, c, -(-desc.image_size // desc.stem_stride), False)
+        return _single_stem(desc, desc.init_channels)
 
     def build_head(self, desc: ModelDesc, channels: int) -> nn.Module | None:
         return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
