@@ -2,10 +2,9 @@
 
 import json
 import random
-import sys
-from pathlib import Path
 
 import pytest
+from toy_runs import SMALL, cli, flags
 
 from archai.common.logger import read_events
 from archai.space import (
@@ -17,10 +16,6 @@ from archai.space import (
     mutate_op,
     sample_cell,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import main as cli  # noqa: E402
 
 PRIMS = list(DARTS_PRIMITIVES[1:])
 
@@ -69,26 +64,9 @@ def test_mutate_desc_changes_one_cell_kind_everywhere_and_keeps_channels():
     child.validate()
 
 
-SMALL = [
-    "--algos.evolution.population",
-    "3",
-    "--algos.evolution.sample",
-    "2",
-    "--algos.evolution.cycles",
-    "6",
-    "--loader.train_limit",
-    "512",
-    "--loader.test_limit",
-    "256",
-    "--search.loader.train_limit",
-    "256",
-    "--search.trainer.epochs",
-    "1",
-    "--eval.trainer.epochs",
-    "1",
-    "--common.quiet",
-    "true",
-]
+SMALL = flags(
+    {**SMALL, "algos.evolution.population": 3, "algos.evolution.sample": 2, "algos.evolution.cycles": 6}
+)
 
 
 def test_evolution_end_to_end_and_resumed_from_its_jobs(tmp_path, capsys):

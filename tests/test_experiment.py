@@ -11,37 +11,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from toy_runs import ROOT, SMALL, cli, flags
 
 from archai.common.logger import read_events
 from archai.space.model_desc import ModelDesc
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import main as cli  # noqa: E402
-
 # the toy protocol, made smaller still so the suite stays fast
-SMALL = [
-    "--algos.enas.derive_samples",
-    "3",
-    "--algos.enas.controller.steps_per_epoch",
-    "2",
-    "--loader.train_limit",
-    "512",
-    "--loader.test_limit",
-    "256",
-    "--search.loader.train_limit",
-    "256",
-    "--search.trainer.epochs",
-    "1",
-    "--eval.trainer.epochs",
-    "1",
-    "--common.progress",
-    "false",
-    "--common.quiet",
-    "true",
-    "--algos.random.n_samples",
-    "3",
-]
+SMALL = flags(
+    {
+        **SMALL,
+        "algos.enas.derive_samples": 3,
+        "algos.enas.controller.steps_per_epoch": 2,
+        "algos.random.n_samples": 3,
+    }
+)
 
 
 def test_darts_random_enas_end_to_end(tmp_path, capsys):

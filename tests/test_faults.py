@@ -17,48 +17,21 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from toy_runs import PETRIDISH_SMALL, ROOT, SMALL, cli, flags, model_info
 
 from archai.common.logger import read_events
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import main as cli  # noqa: E402
-import model_info  # noqa: E402
-
-TINY = [
-    "--loader.train_limit",
-    "320",
-    "--loader.test_limit",
-    "128",
-    "--search.loader.train_limit",
-    "256",
-    "--search.trainer.epochs",
-    "1",
-    "--eval.trainer.epochs",
-    "1",
-    "--common.progress",
-    "false",
-    "--common.quiet",
-    "true",
-    "--common.num_threads",
-    "1",
-    "--algos.random.n_samples",
-    "3",
-    "--algos.random.jobs_per_round",
-    "1",
-    "--algos.petridish.seeds.n_cells",
-    "[3]",
-    "--algos.petridish.seeds.init_channels",
-    "[4, 8]",
-    "--algos.petridish.max_models",
-    "4",
-    "--algos.petridish.seed_epochs",
-    "1",
-    "--algos.petridish.child_epochs",
-    "1",
-    "--eval.final_descs",
-    "1",
-]
+TINY = flags(
+    {
+        **SMALL,
+        "loader.train_limit": 320,
+        "loader.test_limit": 128,
+        "common.num_threads": 1,
+        "algos.random.n_samples": 3,
+        "algos.random.jobs_per_round": 1,
+        **PETRIDISH_SMALL,
+    }
+)
 
 
 def run(algo, exp, *extra):

@@ -7,10 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from toy_runs import PETRIDISH_SMALL, ROOT, flags
 
 from archai.algos.petridish.space import (
     SeedBuilder,
@@ -24,7 +24,6 @@ from archai.search.trainer import trainer_conf
 from archai.space.model import build_model
 from archai.space.supernet import Supernet
 
-ROOT = Path(__file__).resolve().parents[1]
 PRIMS = ["sep_conv_3x3", "max_pool_3x3", "skip_connect"]
 
 
@@ -138,32 +137,17 @@ def test_parent_sampling_favours_cheaper_and_less_expanded_models():
     assert {p["id"] for p in searcher.sample_parents(pool, rng, 5)} == {"cheap", "dear"}  # distinct
 
 
-SMALL = [
-    "--algos.petridish.seeds.n_cells",
-    "[3]",
-    "--algos.petridish.seeds.init_channels",
-    "[4, 8]",
-    "--algos.petridish.max_models",
-    "4",
-    "--algos.petridish.seed_epochs",
-    "1",
-    "--algos.petridish.child_epochs",
-    "1",
-    "--search.loader.train_limit",
-    "400",
-    "--loader.test_limit",
-    "200",
-    "--loader.train_limit",
-    "400",
-    "--eval.trainer.epochs",
-    "1",
-    "--eval.final_descs",
-    "1",
-    "--common.progress",
-    "false",
-    "--common.quiet",
-    "true",
-]
+SMALL = flags(
+    {
+        **PETRIDISH_SMALL,
+        "search.loader.train_limit": 400,
+        "loader.test_limit": 200,
+        "loader.train_limit": 400,
+        "eval.trainer.epochs": 1,
+        "common.progress": "false",
+        "common.quiet": "true",
+    }
+)
 
 
 def _main(exp, extra=(), threads=None):

@@ -100,11 +100,8 @@ def test_eval_mode_and_no_grad_skip_checkpointing():
 
 def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
     import json
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import main as cli
+    from toy_runs import cli
 
     tiny = ["--search.loader.train_limit", "128", "--search.trainer.epochs", "1", "--eval.enabled", "false"]
     tiny += ["--common.quiet", "true", "--common.progress", "false", "--common.num_threads", "1"]

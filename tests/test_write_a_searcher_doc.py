@@ -2,10 +2,8 @@
 
 import json
 import re
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from toy_runs import ROOT, SMALL, cli, flags
 
 
 def test_documented_searcher_runs_end_to_end(tmp_path, monkeypatch, capsys):
@@ -14,9 +12,6 @@ def test_documented_searcher_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert len(code.splitlines()) < 60
     (tmp_path / "hill_climb_doc.py").write_text(code)
     monkeypatch.syspath_prepend(str(tmp_path))
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import main as cli
-
     exp = tmp_path / "exp"
     args = [
         "--algos",
@@ -25,20 +20,7 @@ def test_documented_searcher_runs_end_to_end(tmp_path, monkeypatch, capsys):
         "hill_climb_doc",
         "--exp-dir",
         str(exp),
-        "--algos.hill_climb.steps",
-        "2",
-        "--loader.train_limit",
-        "256",
-        "--loader.test_limit",
-        "256",
-        "--search.loader.train_limit",
-        "256",
-        "--search.trainer.epochs",
-        "1",
-        "--eval.trainer.epochs",
-        "1",
-        "--common.quiet",
-        "true",
+        *flags({**SMALL, "loader.train_limit": 256, "algos.hill_climb.steps": 2}),
     ]
     assert cli.main(args) == 0
     result = json.loads((exp / "hill_climb" / "search_result.json").read_text())
