@@ -4,8 +4,7 @@ A searcher receives a :class:`RunContext` (config, data, logger, executor, run f
 returns a :class:`SearchResult`: every candidate it evaluated, and the ids of the one(s) it
 chose for final training. Register it and ``--algos NAME`` finds it:
 
-    >>> from archai.space.genotypes import GenotypeBuilder
-    >>> from archai.space.genotypes import GENOTYPES
+    >>> from archai.space import GENOTYPES, GenotypeBuilder
     >>> @register_searcher("darts_v2_as_is")
     ... class DartsV2AsIs(Searcher):
     ...     # searches nothing: proposes the published DARTS_V2 cell
