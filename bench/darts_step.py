@@ -17,13 +17,20 @@ Each path runs in its own process (peak memory is per process): the median secon
 after the warm-up steps, and the peak memory (the process's peak RSS, ``ru_maxrss``, on the CPU;
 ``torch.cuda.max_memory_allocated`` on CUDA), are printed and, with ``--json``, written as
 ``{"s_per_step": ..., "peak_mb": ...}`` plus details. Without ``--impl`` both paths run and the
-fast/reference ratios are printed.
+fast/reference ratios are printed; ``--repeats N`` alternates them N times (reference, fast,
+reference, ...) and reports the median over the runs, since a shared machine drifts.
+
+glibc's allocator returns the GB-sized activations of a step to the system and faults them in
+again on the next, which makes CPU step times vary by a third. Unless ``--malloc system`` is
+given, each measuring process runs with ``GLIBC_TUNABLES`` set to keep that memory (the setting
+must be in place before Python starts, so the process re-executes itself once to apply it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -35,7 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LEVERS = ("skip_none", "shared_relu", "checkpoint", "dilation_by_phases")
+LEVERS = ("skip_none", "shared_relu", "checkpoint", "dilation_by_phases", "fused_sum")
+TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
 
 
 def _darts_defaults() -> dict:
@@ -47,6 +55,10 @@ def _darts_defaults() -> dict:
 def _configured_levers() -> str:
     conf = _darts_defaults()["algos"]["darts"]["supernet"]
     return ",".join(k for k in LEVERS if conf.get(k))
+
+
+def _configured_checkpoint_cells() -> int:
+    return int(_darts_defaults()["algos"]["darts"]["supernet"].get("checkpoint_cells", 0))
 
 
 def _configured_channels_last() -> bool | None:
@@ -152,6 +164,7 @@ def measure(args: argparse.Namespace) -> dict:
         "order": args.order,
         "device": str(dev),
         "threads": torch.get_num_threads(),
+        "malloc": "tuned" if os.environ.get("GLIBC_TUNABLES") == TUNED_MALLOC else "system",
         "channels_last": trainer.memory_format == torch.channels_last,
         "torch": torch.__version__,
     }
@@ -179,7 +192,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "transcription runs",
     )
     ap.add_argument(
-        "--checkpoint-cells", type=int, default=0, help="with the checkpoint lever: only the first N cells"
+        "--checkpoint-cells",
+        type=int,
+        help="with the checkpoint lever: only the first N cells (0: all; default: confs/algos/darts.yaml)",
+    )
+    ap.add_argument("--repeats", type=int, default=1, help="without --impl: run each path this many times")
+    ap.add_argument(
+        "--malloc",
+        choices=["tuned", "system"],
+        default="tuned",
+        help="tuned (default): keep freed memory for the next step (GLIBC_TUNABLES); system: as is",
     )
     ap.add_argument("--levers", help=f"fast path levers, comma-separated from {', '.join(LEVERS)}")
     ap.add_argument("--json", type=Path, help="write the figures of --impl as JSON")
@@ -190,37 +212,61 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.levers is None:
         args.levers = _configured_levers()
+    if args.checkpoint_cells is None:
+        args.checkpoint_cells = _configured_checkpoint_cells()
     if args.impl:
+        if args.malloc == "tuned" and os.environ.get("GLIBC_TUNABLES") != TUNED_MALLOC:
+            argv = argv if argv is not None else sys.argv[1:]
+            env = {**os.environ, "GLIBC_TUNABLES": TUNED_MALLOC}
+            sys.exit(subprocess.run([sys.executable, __file__, *argv], env=env).returncode)
         out = measure(args)
         print(json.dumps(out))
         if args.json:
             args.json.write_text(json.dumps(out, indent=1))
         return
-    rows = {}
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--json"]
     if args.json:  # --json OUT without --impl: the comparison goes there
         i = passthrough.index(str(args.json)) if str(args.json) in passthrough else -1
         if i >= 0:
             passthrough.pop(i)
-    for impl in ("reference", "fast"):
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "out.json"
-            cmd = [sys.executable, __file__, *passthrough, "--impl", impl, "--json", str(out)]
-            cmd += ["--levers", args.levers] if "--levers" not in passthrough else []
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            rows[impl] = json.loads(out.read_text())
+    runs: dict[str, list[dict]] = {"reference": [], "fast": []}
+    for _ in range(args.repeats):
+        for impl in runs:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "out.json"
+                cmd = [sys.executable, __file__, *passthrough, "--impl", impl, "--json", str(out)]
+                cmd += ["--levers", args.levers] if "--levers" not in passthrough else []
+                cmd += ["--checkpoint-cells", str(args.checkpoint_cells)]
+                env = {**os.environ, "GLIBC_TUNABLES": TUNED_MALLOC} if args.malloc == "tuned" else None
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+                runs[impl].append(json.loads(out.read_text()))
+    rows = {}
+    for impl, results in runs.items():
+        rows[impl] = {
+            **results[0],
+            "s_per_step": statistics.median(r["s_per_step"] for r in results),
+            "peak_mb": statistics.median(r["peak_mb"] for r in results),
+            "runs": [{"s_per_step": r["s_per_step"], "peak_mb": r["peak_mb"]} for r in results],
+        }
     ref, fast = rows["reference"], rows["fast"]
     print(
         f"DARTS search step, order {args.order}, batch {args.batch}, {args.shape}, C={args.C}, "
-        f"{args.cells} cells x {args.nodes} nodes, {ref['device']}, {ref['threads']} threads"
+        f"{args.cells} cells x {args.nodes} nodes, {ref['device']}, {ref['threads']} threads, "
+        f"{ref['malloc']} malloc, median of {args.repeats} run(s) per path"
     )
     print("| path | levers | memory format | s/step | peak MB |\n|---|---|---|---|---|")
     for name, r in rows.items():
         levers = ",".join(r["levers"]) + (
-            f" (first {r['checkpoint_cells']} cells)" if r["checkpoint_cells"] else ""
+            f" (first {r['checkpoint_cells']} cells)"
+            if r["checkpoint_cells"] and "checkpoint" in r["levers"]
+            else ""
         )
         fmt = "channels-last" if r["channels_last"] else "NCHW"
-        print(f"| {name} | {levers or '-'} | {fmt} | {r['s_per_step']:.2f} | {r['peak_mb']:.0f} |")
+        spread = ""
+        if len(r["runs"]) > 1:
+            times = [x["s_per_step"] for x in r["runs"]]
+            spread = f" ({min(times):.2f}-{max(times):.2f})"
+        print(f"| {name} | {levers or '-'} | {fmt} | {r['s_per_step']:.2f}{spread} | {r['peak_mb']:.0f} |")
     print(
         f"fast / reference: time {fast['s_per_step'] / ref['s_per_step']:.2f}x, "
         f"peak memory {fast['peak_mb'] / ref['peak_mb']:.2f}x"

@@ -9,9 +9,10 @@ term ``lr * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / (2 R)`` with
 Hessian-vector product). Either step leaves the network's weights and BatchNorm statistics as
 they were: only the alphas change.
 
-Each pass asks autograd only for what it uses: the first-order architecture pass runs with the
-weights frozen, and the weight step that follows with the alphas frozen, so neither keeps the
-activations that only the other's gradients need (less memory, the same updates).
+Each pass asks autograd only for what it uses: the first-order architecture pass and the
+second order's finite-difference passes run with the weights frozen; the weight step and the
+second order's virtual step with the alphas frozen. No pass keeps the activations that only
+gradients it does not take need (less memory, the same updates).
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ class DartsArchStep(TrainerHook):
         saved = [w.detach().clone() for w in weights]
         try:
             # w' = w - eta * (momentum * buffer + dL_train/dw + wd * w)
-            g_train = torch.autograd.grad(self._loss(*train_batch), weights, allow_unused=True)
+            with _frozen(alphas if self.frozen_passes else []):
+                g_train = torch.autograd.grad(self._loss(*train_batch), weights, allow_unused=True)
             with torch.no_grad():
                 for w, g in zip(weights, g_train):
                     buf = trainer.optimizer.state.get(w, {}).get("momentum_buffer")
@@ -149,7 +151,8 @@ class DartsArchStep(TrainerHook):
                 with torch.no_grad():
                     for w, w0, g in zip(weights, saved, d_w):
                         w.copy_(w0 + sign * R * g)
-                implicit.append(torch.autograd.grad(self._loss(*train_batch), alphas))
+                with _frozen(weights if self.frozen_passes else []):
+                    implicit.append(torch.autograd.grad(self._loss(*train_batch), alphas))
             return [da - eta * (gp - gn) / (2 * R) for da, gp, gn in zip(d_alpha, *implicit)]
         finally:
             with torch.no_grad():
