@@ -1,9 +1,9 @@
 """The supernet's fast mixed edges compute what the plain per-op sum computes.
 
 Every :class:`MixedOpOptions` lever (skipping ``none``, one ReLU per edge, activation
-checkpointing, dilated convolutions by sub-grids, the fused weighted sum) must leave logits,
-loss, weight gradients, alpha gradients, BatchNorm statistics and a whole DARTS search step
-(first and second order) unchanged up to floating-point rounding.
+checkpointing, dilated convolutions by sub-grids, the fused weighted sum, one sub-grid split per
+edge) must leave logits, loss, weight gradients, alpha gradients, BatchNorm statistics and a
+whole DARTS search step (first and second order) unchanged up to floating-point rounding.
 """
 
 import copy
@@ -24,16 +24,24 @@ LEVERS = {
     "checkpoint": dataclasses.replace(PLAIN, checkpoint=True),
     "dilation_by_phases": dataclasses.replace(PLAIN, dilation_by_phases=True),
     "fused_sum": dataclasses.replace(PLAIN, fused_sum=True),
+    "shared_phases": dataclasses.replace(
+        PLAIN, shared_relu=True, dilation_by_phases=True, shared_phases=True
+    ),
     "all": MixedOpOptions(
-        skip_none=True, shared_relu=True, checkpoint=True, dilation_by_phases=True, fused_sum=True
+        skip_none=True,
+        shared_relu=True,
+        checkpoint=True,
+        dilation_by_phases=True,
+        fused_sum=True,
+        shared_phases=True,
     ),
 }
 
 
-def pair(options):
+def pair(options, size=8):
     torch.manual_seed(0)
     desc = SupernetBuilder(
-        list(DARTS_PRIMITIVES), init_channels=4, n_cells=3, n_nodes=2, in_channels=3, image_size=8
+        list(DARTS_PRIMITIVES), init_channels=4, n_cells=3, n_nodes=2, in_channels=3, image_size=size
     ).build()
     ref = Supernet(desc, options=PLAIN)
     with torch.no_grad():  # alphas away from uniform, so every op's weight matters
@@ -44,9 +52,9 @@ def pair(options):
     return ref.train(), fast.train()
 
 
-def batch(seed=1):
+def batch(seed=1, size=8):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(6, 3, 8, 8, generator=g), torch.randint(0, 10, (6,), generator=g)
+    return torch.randn(6, 3, size, size, generator=g), torch.randint(0, 10, (6,), generator=g)
 
 
 def close(a, b):
@@ -54,9 +62,10 @@ def close(a, b):
 
 
 @pytest.mark.parametrize("lever", list(LEVERS))
-def test_fast_edges_give_the_same_logits_loss_gradients_and_statistics(lever):
-    ref, fast = pair(LEVERS[lever])
-    x, y = batch()
+@pytest.mark.parametrize("size", [8, 7])  # 7: odd maps (7, 4, 2), where sub-grids are padded
+def test_fast_edges_give_the_same_logits_loss_gradients_and_statistics(lever, size):
+    ref, fast = pair(LEVERS[lever], size)
+    x, y = batch(size=size)
     out_ref, out_fast = ref(x), fast(x)
     assert close(out_ref, out_fast)
     loss_ref, loss_fast = F.cross_entropy(out_ref, y), F.cross_entropy(out_fast, y)
@@ -108,7 +117,7 @@ def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
     tiny = ["--search.loader.train_limit", "128", "--search.trainer.epochs", "1", "--eval.enabled", "false"]
     tiny += ["--common.quiet", "true", "--common.progress", "false", "--common.num_threads", "1"]
     summaries = []
-    for name, levers in (("plain", ["false"] * 4), ("fast", ["true"] * 4)):
+    for name, levers in (("plain", ["false"] * 5), ("fast", ["true"] * 5)):
         args = ["--algos", "darts", "--exp-dir", str(tmp_path / name), *tiny]
         args += [
             "--algos.darts.supernet.skip_none",
@@ -119,6 +128,8 @@ def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
             levers[2],
             "--algos.darts.supernet.fused_sum",
             levers[3],
+            "--algos.darts.supernet.shared_phases",
+            levers[4],
         ]
         assert cli.main(args) == 0
         summaries.append(json.loads((tmp_path / name / "darts" / "summary.json").read_text()))

@@ -84,6 +84,41 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
+def _is_channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def phase_split(x: torch.Tensor, d: int) -> torch.Tensor:
+    """The ``d x d`` interleaved sub-grids of ``x`` as a batch: ``(d * d * N, C, H / d, W / d)``,
+    sub-grid ``(i, j)`` of image ``n`` at index ``(n * d + i) * d + j`` (zeros pad ``H`` and
+    ``W`` up to multiples of ``d``). Keeps the memory format; :func:`phase_merge` inverts it."""
+    N, C, H, W = x.shape
+    Hp, Wp = -(-H // d) * d, -(-W // d) * d
+    if (Hp, Wp) != (H, W):  # zeros past the edge: what the padding of a dilated conv reads there
+        x = F.pad(x, (0, Wp - W, 0, Hp - H))
+    h, w = Hp // d, Wp // d
+    if _is_channels_last(x):  # move whole (C,) rows: every step stays channels-last
+        xs = x.permute(0, 2, 3, 1).reshape(N, h, d, w, d, C).permute(0, 2, 4, 1, 3, 5)
+        return xs.reshape(N * d * d, h, w, C).permute(0, 3, 1, 2)
+    return x.reshape(N, C, h, d, w, d).permute(0, 3, 5, 1, 2, 4).reshape(N * d * d, C, h, w)
+
+
+def phase_merge(y: torch.Tensor, d: int, size: tuple[int, int]) -> torch.Tensor:
+    """Interleaves the sub-grids of :func:`phase_split` back into ``(N, C, *size)`` images."""
+    Nd, C, h, w = y.shape
+    N, (H, W) = Nd // (d * d), size
+    channels_last = _is_channels_last(y)
+    if channels_last:
+        y = y.permute(0, 2, 3, 1).reshape(N, d, d, h, w, C).permute(0, 3, 1, 4, 2, 5)
+        y = y.reshape(N, h * d, w * d, C).permute(0, 3, 1, 2)
+    else:
+        y = y.reshape(N, d, d, C, h, w).permute(0, 3, 4, 1, 5, 2).reshape(N, C, h * d, w * d)
+    if (h * d, w * d) == (H, W):
+        return y
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return y[:, :, :H, :W].contiguous(memory_format=fmt)
+
+
 def conv_by_phases(x: torch.Tensor, weight: torch.Tensor, dilation: int, stride: int) -> torch.Tensor:
     """A depthwise convolution with dilation ``d`` and "same" padding, computed as an undilated
     one on each of the ``d x d`` interleaved sub-grids of ``x`` (the sub-grids never mix: a
@@ -94,25 +129,8 @@ def conv_by_phases(x: torch.Tensor, weight: torch.Tensor, dilation: int, stride:
     d, k, C = dilation, weight.shape[-1], weight.shape[0]
     if stride == d:
         return F.conv2d(x[:, :, ::d, ::d], weight, None, 1, (k - 1) // 2, 1, C)
-    N, _, H, W = x.shape
-    Hp, Wp = -(-H // d) * d, -(-W // d) * d
-    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    if (Hp, Wp) != (H, W):  # zeros past the edge: what the padding of the dilated conv reads there
-        x = F.pad(x, (0, Wp - W, 0, Hp - H))
-    h, w = Hp // d, Wp // d
-    if channels_last:  # move whole (C,) rows: every step below stays channels-last
-        xs = x.permute(0, 2, 3, 1).reshape(N, h, d, w, d, C).permute(0, 2, 4, 1, 3, 5)
-        xs = xs.reshape(N * d * d, h, w, C).permute(0, 3, 1, 2)
-        y = F.conv2d(xs, weight, None, 1, (k - 1) // 2, 1, C).permute(0, 2, 3, 1)
-        y = y.reshape(N, d, d, h, w, C).permute(0, 3, 1, 4, 2, 5).reshape(N, Hp, Wp, C).permute(0, 3, 1, 2)
-    else:
-        xs = x.reshape(N, C, h, d, w, d).permute(0, 3, 5, 1, 2, 4).reshape(N * d * d, C, h, w)
-        y = F.conv2d(xs, weight, None, 1, (k - 1) // 2, 1, C)
-        y = y.reshape(N, d, d, C, h, w).permute(0, 3, 4, 1, 5, 2).reshape(N, C, Hp, Wp)
-    if (Hp, Wp) == (H, W):
-        return y
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return y[:, :, :H, :W].contiguous(memory_format=fmt)
+    y = F.conv2d(phase_split(x, d), weight, None, 1, (k - 1) // 2, 1, C)
+    return phase_merge(y, d, x.shape[-2:])
 
 
 class DepthwiseConv2d(nn.Conv2d):
@@ -124,12 +142,22 @@ class DepthwiseConv2d(nn.Conv2d):
         super().__init__(C, C, kernel, stride, padding, dilation=dilation, groups=C, bias=False)
         self.by_phases: bool | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def phases(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`forward` runs ``x`` by sub-grids (:func:`conv_by_phases`)."""
         d, s = self.dilation[0], self.stride[0]
-        phases = self.by_phases if self.by_phases is not None else x.device.type == "cpu"
-        if phases and d > 1 and s in (1, d) and self.padding[0] * 2 == d * (self.kernel_size[0] - 1):
-            return conv_by_phases(x, self.weight, d, s)
+        on = self.by_phases if self.by_phases is not None else x.device.type == "cpu"
+        return on and d > 1 and s in (1, d) and self.padding[0] * 2 == d * (self.kernel_size[0] - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.phases(x):
+            return conv_by_phases(x, self.weight, self.dilation[0], self.stride[0])
         return super().forward(x)
+
+    def forward_on_phases(self, xs: torch.Tensor) -> torch.Tensor:
+        """The stride-1 dilated convolution on sub-grids already split by :func:`phase_split`
+        (still split: :func:`phase_merge` the result)."""
+        k = self.kernel_size[0]
+        return F.conv2d(xs, self.weight, None, 1, (k - 1) // 2, 1, self.in_channels)
 
 
 class DilConv(nn.Sequential):

@@ -28,7 +28,16 @@ from torch.utils.checkpoint import checkpoint
 from archai.space.builder import ModelDescBuilder
 from archai.space.model import Model
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.ops import DARTS_PRIMITIVES, DepthwiseConv2d, after_leading_relu, frozen_bn_stats, make_op
+from archai.space.ops import (
+    DARTS_PRIMITIVES,
+    DepthwiseConv2d,
+    DilConv,
+    after_leading_relu,
+    frozen_bn_stats,
+    make_op,
+    phase_merge,
+    phase_split,
+)
 
 MIXED = "mixed"
 
@@ -55,6 +64,10 @@ class MixedOpOptions:
         fused_sum: the weighted sum is one autograd node (:func:`weighted_sum`): accumulated
             in place in forward, and each weight's gradient is a dot product in backward,
             instead of a product and a sum per candidate, each a new tensor.
+        shared_phases: with ``dilation_by_phases`` and ``shared_relu``, the stride-1 dilated
+            candidates of an edge split its input into sub-grids once, not once each; when the
+            sizes divide by the dilation, their pointwise convolutions, BatchNorms and weighted
+            sum run on the sub-grids too, and one merge serves them all.
     """
 
     skip_none: bool = True
@@ -63,10 +76,16 @@ class MixedOpOptions:
     checkpoint_cells: int = 0
     dilation_by_phases: bool = True
     fused_sum: bool = True
+    shared_phases: bool = True
 
 
 PLAIN = MixedOpOptions(
-    skip_none=False, shared_relu=False, checkpoint=False, dilation_by_phases=False, fused_sum=False
+    skip_none=False,
+    shared_relu=False,
+    checkpoint=False,
+    dilation_by_phases=False,
+    fused_sum=False,
+    shared_phases=False,
 )
 
 
@@ -191,23 +210,42 @@ class MixedOp(nn.Module):
             return sum(wi * op(x) for wi, op in zip(w, self._ops))
         relu = None
         index, ys = [], []
+        phased: dict[int, list[tuple[int, DilConv]]] = {}  # dilation -> the candidates run on sub-grids
         for i, (name, op) in enumerate(zip(self.candidates, self._ops)):
             if opts.skip_none and name == "none":
                 continue
             tail = after_leading_relu(op) if opts.shared_relu else None
             if tail is not None:
                 relu = F.relu(x) if relu is None else relu
+                if opts.shared_phases and type(op) is DilConv and op[1].stride[0] == 1 and op[1].phases(relu):
+                    phased.setdefault(op[1].dilation[0], []).append((i, op))
+                    continue
                 ys.append(tail(relu))
             else:
                 ys.append(op(x))
             index.append(i)
-        if not ys:  # only 'none' candidates
+        merged = []
+        for d, members in phased.items():
+            xs, size = phase_split(relu, d), relu.shape[-2:]
+            if size[0] % d or size[1] % d:  # padded sub-grids: merge (and crop) before BatchNorm
+                for i, op in members:
+                    ys.append(op[3](op[2](phase_merge(op[1].forward_on_phases(xs), d, size))))
+                    index.append(i)
+                continue
+            # pointwise convolution and BatchNorm see the same pixels, only in another order
+            zs = [op[3](op[2](op[1].forward_on_phases(xs))) for _, op in members]
+            merged.append(phase_merge(self._weighted(w[[i for i, _ in members]], zs), d, size))
+        if not ys and not merged:  # only 'none' candidates
             return sum(wi * op(x) for wi, op in zip(w, self._ops))
-        if len(index) < len(w):
-            w = w[index]
-        if opts.fused_sum:
-            return weighted_sum(w, ys)
-        return sum(wi * y for wi, y in zip(w, ys))
+        if not ys:
+            return sum(merged[1:], merged[0])
+        out = self._weighted(w if index == list(range(len(w))) else w[index], ys)
+        for m in merged:
+            out = out.add_(m)  # out is the weighted sum's own new tensor
+        return out
+
+    def _weighted(self, w: torch.Tensor, ys: list[torch.Tensor]) -> torch.Tensor:
+        return weighted_sum(w, ys) if self.options.fused_sum else sum(wi * y for wi, y in zip(w, ys))
 
     def _recompute_context(self):
         return contextlib.nullcontext(), frozen_bn_stats(self)
