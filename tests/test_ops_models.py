@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from archai.space.builder import expand_cells
 from archai.space.genotypes import GENOTYPES, genotype_to_desc
@@ -168,3 +169,57 @@ def test_dilated_conv_by_phases_equals_the_native_one(size, kernel, dilation, st
     yb.backward(g)
     assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
     assert torch.allclose(native.weight.grad, phased.weight.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel", [5, 7])
+@pytest.mark.parametrize("shape", [(3, 4, 9, 9), (2, 6, 4, 3)])  # a map, and one smaller than the kernel
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_depthwise_weight_gradient_by_3x3_blocks_equals_onednns(kernel, shape, channels_last):
+    from archai.space.ops import _DepthwiseByBlocks
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    g = torch.Generator().manual_seed(kernel)
+    x0 = torch.randn(*shape, generator=g).contiguous(memory_format=fmt)
+    w0 = torch.randn(shape[1], 1, kernel, kernel, generator=g)
+    grad_out = torch.randn(*shape, generator=g).contiguous(memory_format=fmt)
+    results = []
+    for fn in (lambda x, w: F.conv2d(x, w, None, 1, kernel // 2, 1, shape[1]), _DepthwiseByBlocks.apply):
+        x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
+        y = fn(x, w)
+        y.backward(grad_out)
+        results.append((y.detach(), x.grad, w.grad))
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_depthwise_by_blocks_has_exact_first_and_second_derivatives():
+    from archai.space.ops import _DepthwiseByBlocks
+
+    x = torch.randn(2, 3, 5, 4, dtype=torch.double, requires_grad=True)
+    w = torch.randn(3, 1, 5, 5, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_DepthwiseByBlocks.apply, (x, w))
+    assert torch.autograd.gradgradcheck(_DepthwiseByBlocks.apply, (x, w))
+
+
+@pytest.mark.parametrize(
+    "shape,channels_last,kernel,blocks",
+    [
+        ((2, 16, 4, 4), True, 5, True),  # a map smaller than the kernel, channels-last
+        ((2, 16, 4, 4), False, 5, False),  # ... contiguous: oneDNN unless 64 channels or more
+        ((2, 8, 4, 4), True, 5, False),  # too few channels to gain
+        ((32, 16, 32, 32), True, 5, True),  # few channels, many pixels
+        ((32, 16, 16, 16), True, 5, False),  # too few pixels to gain
+        ((32, 16, 32, 32), True, 3, False),  # 3x3 weight gradients are fast already
+    ],
+)
+def test_depthwise_conv_takes_the_block_route_only_where_it_was_measured_faster(
+    shape, channels_last, kernel, blocks
+):
+    from archai.space.ops import depthwise_conv
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(*shape).contiguous(memory_format=fmt)
+    w = torch.randn(shape[1], 1, kernel, kernel, requires_grad=True)
+    assert (type(depthwise_conv(x, w).grad_fn).__name__ == "_DepthwiseByBlocksBackward") == blocks
+    with torch.no_grad():  # no gradient to take: always the plain convolution
+        assert depthwise_conv(x, w).grad_fn is None
