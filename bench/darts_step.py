@@ -42,7 +42,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LEVERS = ("skip_none", "shared_relu", "checkpoint", "dilation_by_phases", "fused_sum", "shared_phases")
+LEVERS = (
+    "skip_none",
+    "shared_relu",
+    "checkpoint",
+    "dilation_by_phases",
+    "fused_sum",
+    "shared_phases",
+    "weight_grad_by_blocks",
+)
 TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
 
 

@@ -2,8 +2,9 @@
 
 Every :class:`MixedOpOptions` lever (skipping ``none``, one ReLU per edge, activation
 checkpointing, dilated convolutions by sub-grids, the fused weighted sum, one sub-grid split per
-edge) must leave logits, loss, weight gradients, alpha gradients, BatchNorm statistics and a
-whole DARTS search step (first and second order) unchanged up to floating-point rounding.
+edge, 5x5 depthwise weight gradients by 3x3 blocks) must leave logits, loss, weight gradients,
+alpha gradients, BatchNorm statistics and a whole DARTS search step (first and second order)
+unchanged up to floating-point rounding.
 """
 
 import copy
@@ -34,6 +35,7 @@ LEVERS = {
         dilation_by_phases=True,
         fused_sum=True,
         shared_phases=True,
+        weight_grad_by_blocks=True,
     ),
 }
 
@@ -117,7 +119,7 @@ def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
     tiny = ["--search.loader.train_limit", "128", "--search.trainer.epochs", "1", "--eval.enabled", "false"]
     tiny += ["--common.quiet", "true", "--common.progress", "false", "--common.num_threads", "1"]
     summaries = []
-    for name, levers in (("plain", ["false"] * 5), ("fast", ["true"] * 5)):
+    for name, levers in (("plain", ["false"] * 6), ("fast", ["true"] * 6)):
         args = ["--algos", "darts", "--exp-dir", str(tmp_path / name), *tiny]
         args += [
             "--algos.darts.supernet.skip_none",
@@ -130,6 +132,8 @@ def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
             levers[3],
             "--algos.darts.supernet.shared_phases",
             levers[4],
+            "--algos.darts.supernet.weight_grad_by_blocks",
+            levers[5],
         ]
         assert cli.main(args) == 0
         summaries.append(json.loads((tmp_path / name / "darts" / "summary.json").read_text()))
@@ -196,3 +200,31 @@ def test_frozen_passes_give_the_same_step_and_leave_every_parameter_trainable(or
         states.append(net.state_dict())
     for k in states[0]:
         assert torch.allclose(states[0][k].float(), states[1][k].float(), rtol=1e-4, atol=1e-6), k
+
+
+def test_weight_gradients_by_blocks_in_a_channels_last_supernet(monkeypatch):
+    from archai.space import ops
+
+    calls = []
+    original = ops._DepthwiseByBlocks.backward
+
+    def counted(ctx, g):
+        calls.append(g.shape)
+        return original(ctx, g)
+
+    monkeypatch.setattr(ops._DepthwiseByBlocks, "backward", staticmethod(counted))
+    torch.manual_seed(0)
+    desc = SupernetBuilder(
+        list(DARTS_PRIMITIVES), init_channels=16, n_cells=3, n_nodes=2, in_channels=3, image_size=8
+    ).build()  # 16 and 32 channels, 4x4 and 2x2 maps after the reductions: smaller than 5x5
+    nets = []
+    for options in (PLAIN, dataclasses.replace(PLAIN, weight_grad_by_blocks=True)):
+        net = Supernet(desc, options=options).to(memory_format=torch.channels_last)
+        if nets:
+            net.load_state_dict(nets[0].state_dict())
+        x, y = batch()
+        F.cross_entropy(net(x.contiguous(memory_format=torch.channels_last)), y).backward()
+        nets.append(net)
+        assert bool(calls) == options.weight_grad_by_blocks  # the route runs when, and only when, asked
+    for (name, p), q in zip(nets[0].named_parameters(), nets[1].parameters()):
+        assert close(p.grad, q.grad), name

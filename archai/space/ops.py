@@ -138,7 +138,7 @@ class _DepthwiseByBlocks(torch.autograd.Function):
         return grad_x, grad_w
 
 
-def depthwise_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, blocks: bool = True) -> torch.Tensor:
     """A stride-1, undilated depthwise convolution with "same" padding.
 
     On the CPU, oneDNN's weight gradient for kernels of 5 and more is slow on maps smaller than
@@ -147,10 +147,12 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     (:func:`_use_blocks`, measured forward + backward with oneDNN's AVX2 kernels, 5x5,
     channels-last: 3.52 -> 0.94 ms at 128x64x4x4, 1.48 -> 0.85 ms for the weight gradient
     alone at 32x16x32x32; no slower on AVX-512). The value and the input gradient are always
-    oneDNN's, and so is everything elsewhere: this is then ``F.conv2d``.
+    oneDNN's, and so is everything elsewhere (and with ``blocks=False``): this is then
+    ``F.conv2d``.
     """
     C, k = weight.shape[0], weight.shape[-1]
-    if x.device.type == "cpu" and weight.requires_grad and torch.is_grad_enabled() and _use_blocks(x, k):
+    cpu_grad = x.device.type == "cpu" and weight.requires_grad and torch.is_grad_enabled()
+    if blocks and cpu_grad and _use_blocks(x, k):
         return _DepthwiseByBlocks.apply(x, weight)
     return F.conv2d(x, weight, None, 1, k // 2, 1, C)
 
@@ -203,16 +205,19 @@ def phase_merge(y: torch.Tensor, d: int, size: tuple[int, int]) -> torch.Tensor:
     return y[:, :, :H, :W].contiguous(memory_format=fmt)
 
 
-def conv_by_phases(x: torch.Tensor, weight: torch.Tensor, dilation: int, stride: int) -> torch.Tensor:
+def conv_by_phases(
+    x: torch.Tensor, weight: torch.Tensor, dilation: int, stride: int, blocks: bool = True
+) -> torch.Tensor:
     """A depthwise convolution with dilation ``d`` and "same" padding, computed as an undilated
     one on each of the ``d x d`` interleaved sub-grids of ``x`` (the sub-grids never mix: a
     dilated kernel only reads pixels ``d`` apart). Same result; on the CPU its backward pass runs
     oneDNN's fast undilated kernels instead of the dilated ones (3x faster, docs/performance.md).
     With ``stride == d`` only the first sub-grid is read, so it is one undilated convolution.
-    ``x`` keeps its memory format (channels-last in, channels-last out)."""
+    ``x`` keeps its memory format (channels-last in, channels-last out); ``blocks`` as in
+    :func:`depthwise_conv`."""
     if stride == dilation:
-        return depthwise_conv(x[:, :, ::dilation, ::dilation], weight)
-    return phase_merge(depthwise_conv(phase_split(x, dilation), weight), dilation, x.shape[-2:])
+        return depthwise_conv(x[:, :, ::dilation, ::dilation], weight, blocks)
+    return phase_merge(depthwise_conv(phase_split(x, dilation), weight, blocks), dilation, x.shape[-2:])
 
 
 class DepthwiseConv2d(nn.Conv2d):
@@ -223,6 +228,7 @@ class DepthwiseConv2d(nn.Conv2d):
     def __init__(self, C: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> None:
         super().__init__(C, C, kernel, stride, padding, dilation=dilation, groups=C, bias=False)
         self.by_phases: bool | None = None
+        self.weight_grad_by_blocks = True  # False: oneDNN's weight gradient everywhere
 
     def phases(self, x: torch.Tensor) -> bool:
         """Whether :meth:`forward` runs ``x`` by sub-grids (:func:`conv_by_phases`)."""
@@ -232,15 +238,17 @@ class DepthwiseConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.phases(x):
-            return conv_by_phases(x, self.weight, self.dilation[0], self.stride[0])
+            return conv_by_phases(
+                x, self.weight, self.dilation[0], self.stride[0], self.weight_grad_by_blocks
+            )
         if self.stride[0] == 1 and self.dilation[0] == 1 and self.padding[0] * 2 + 1 == self.kernel_size[0]:
-            return depthwise_conv(x, self.weight)
+            return depthwise_conv(x, self.weight, self.weight_grad_by_blocks)
         return super().forward(x)
 
     def forward_on_phases(self, xs: torch.Tensor) -> torch.Tensor:
         """The stride-1 dilated convolution on sub-grids already split by :func:`phase_split`
         (still split: :func:`phase_merge` the result)."""
-        return depthwise_conv(xs, self.weight)
+        return depthwise_conv(xs, self.weight, self.weight_grad_by_blocks)
 
 
 class DilConv(nn.Sequential):

@@ -68,6 +68,9 @@ class MixedOpOptions:
             candidates of an edge split its input into sub-grids once, not once each; when the
             sizes divide by the dilation, their pointwise convolutions, BatchNorms and weighted
             sum run on the sub-grids too, and one merge serves them all.
+        weight_grad_by_blocks: depthwise convolutions with 5x5 kernels take their weight
+            gradient from 3x3 blocks where oneDNN's is slow on the CPU
+            (:func:`~archai.space.ops.depthwise_conv`); False keeps oneDNN's everywhere.
     """
 
     skip_none: bool = True
@@ -77,6 +80,7 @@ class MixedOpOptions:
     dilation_by_phases: bool = True
     fused_sum: bool = True
     shared_phases: bool = True
+    weight_grad_by_blocks: bool = True
 
 
 PLAIN = MixedOpOptions(
@@ -86,6 +90,7 @@ PLAIN = MixedOpOptions(
     dilation_by_phases=False,
     fused_sum=False,
     shared_phases=False,
+    weight_grad_by_blocks=False,
 )
 
 
@@ -191,6 +196,7 @@ class MixedOp(nn.Module):
             for m in op.modules():
                 if isinstance(m, DepthwiseConv2d):
                     m.by_phases = options.dilation_by_phases
+                    m.weight_grad_by_blocks = options.weight_grad_by_blocks
             if "pool" in name:  # as published: pooling is followed by a non-affine BatchNorm
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
