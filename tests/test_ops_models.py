@@ -223,3 +223,12 @@ def test_depthwise_conv_takes_the_block_route_only_where_it_was_measured_faster(
     assert (type(depthwise_conv(x, w).grad_fn).__name__ == "_DepthwiseByBlocksBackward") == blocks
     with torch.no_grad():  # no gradient to take: always the plain convolution
         assert depthwise_conv(x, w).grad_fn is None
+
+
+def test_depthwise_5x5_trains_under_cpu_autocast():
+    op = make_op("sep_conv_5x5", 16, 1, True).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 16, 4, 4).contiguous(memory_format=torch.channels_last).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = op(x)
+    y.float().sum().backward()  # bf16 gradients into fp32 weights: oneDNN's own backward
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in op.parameters())

@@ -228,3 +228,21 @@ def test_weight_gradients_by_blocks_in_a_channels_last_supernet(monkeypatch):
         assert bool(calls) == options.weight_grad_by_blocks  # the route runs when, and only when, asked
     for (name, p), q in zip(nets[0].named_parameters(), nets[1].parameters()):
         assert close(p.grad, q.grad), name
+
+
+def test_the_fused_weighted_sum_promotes_mixed_dtypes_as_the_plain_sum_does():
+    w = torch.tensor([0.5, 0.5])
+    ys = [torch.ones(2, dtype=torch.bfloat16), torch.full((2,), 1 / 3)]
+    out = weighted_sum(w, ys)
+    assert out.dtype == torch.float32 and torch.allclose(out, sum(wi * y for wi, y in zip(w, ys)))
+
+
+def test_an_architecture_step_after_a_failed_weight_step_trains_the_alphas_again():
+    _, net = pair(LEVERS["all"])
+    trainer = Trainer(net, trainer_conf(epochs=1, channels_last=False), device="cpu")
+    hook = DartsArchStep(net, [batch(2)], order=1)
+    hook.before_step(trainer, 0, batch(3))  # the weight step that should follow raises instead:
+    assert not any(a.requires_grad for a in net.arch_parameters())  # after_step never runs
+    before = [a.detach().clone() for a in net.arch_parameters()]
+    hook.before_step(trainer, 1, batch(4))
+    assert all(not torch.equal(a, b) for a, b in zip(net.arch_parameters(), before))

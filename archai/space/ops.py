@@ -142,8 +142,9 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, blocks: bool = True) -
     """A stride-1, undilated depthwise convolution with "same" padding.
 
     On the CPU, oneDNN's weight gradient for kernels of 5 and more is slow on maps smaller than
-    the kernel and for 16 channels or fewer on large batches of pixels: four 3x3 weight
-    gradients over shifted inputs are faster there, and that route is taken
+    the kernel and for 16 channels or fewer on large batches of pixels: 3x3 weight gradients
+    over shifted inputs (four for 5x5, nine for 7x7) are faster there, and that route is taken
+    outside autocast
     (:func:`_use_blocks`, measured forward + backward with oneDNN's AVX2 kernels, 5x5,
     channels-last: 3.52 -> 0.94 ms at 128x64x4x4, 1.48 -> 0.85 ms for the weight gradient
     alone at 32x16x32x32; no slower on AVX-512). The value and the input gradient are always
@@ -152,6 +153,7 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, blocks: bool = True) -
     """
     C, k = weight.shape[0], weight.shape[-1]
     cpu_grad = x.device.type == "cpu" and weight.requires_grad and torch.is_grad_enabled()
+    cpu_grad = cpu_grad and not torch.is_autocast_enabled("cpu")  # mixed dtypes: oneDNN's own backward
     if blocks and cpu_grad and _use_blocks(x, k):
         return _DepthwiseByBlocks.apply(x, weight)
     return F.conv2d(x, weight, None, 1, k // 2, 1, C)

@@ -158,6 +158,8 @@ def weighted_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
         >>> out[0, 0].item(), w.grad.tolist()
         (1.75, [4.0, 8.0])
     """
+    if any(y.dtype != ys[0].dtype for y in ys):  # let type promotion decide, as the plain sum does
+        return sum(wi * y for wi, y in zip(w, ys))
     return _WeightedSum.apply(w, *ys)
 
 

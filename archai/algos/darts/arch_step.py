@@ -73,6 +73,8 @@ class DartsArchStep(TrainerHook):
         self._iter = iter(self.val_loader)
 
     def before_step(self, trainer: Trainer, step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        for a in self.net.arch_parameters():  # trainable again even if the last weight step raised
+            a.requires_grad_(True)
         xv, yv = self._next_val()
         xv, yv = trainer.to_device(xv), yv.to(trainer.device)
         self.optimizer.zero_grad(set_to_none=True)
