@@ -21,21 +21,20 @@ from toy_runs import PETRIDISH_SMALL, ROOT, SMALL, cli, flags, model_info
 
 from archai.common.logger import read_events
 
-TINY = flags(
-    {
-        **SMALL,
-        "loader.train_limit": 320,
-        "loader.test_limit": 128,
-        "common.num_threads": 1,
-        "algos.random.n_samples": 3,
-        "algos.random.jobs_per_round": 1,
-        **PETRIDISH_SMALL,
-    }
-)
+TINY_SETTINGS = {
+    **SMALL,
+    "loader.train_limit": 320,
+    "loader.test_limit": 128,
+    "common.num_threads": 1,
+    "algos.random.n_samples": 3,
+    "algos.random.jobs_per_round": 1,
+    **PETRIDISH_SMALL,
+}
+TINY = flags(TINY_SETTINGS)
 
 
-def run(algo, exp, *extra):
-    return cli.main(["--algos", algo, "--exp-dir", str(exp), *TINY, *extra])
+def run(algo, exp, *extra, settings=TINY):
+    return cli.main(["--algos", algo, "--exp-dir", str(exp), *settings, *extra])
 
 
 def cut_in_half(path: Path) -> None:
@@ -303,8 +302,10 @@ def test_an_error_after_the_search_is_in_the_event_log(tmp_path, monkeypatch):
 
 def test_resume_sums_search_time_and_logs_each_candidate_once(tmp_path):
     exp = tmp_path / "exp"
+    # six samples: the kill after the second lands while four are still to train, never after the end
+    settings = flags({**TINY_SETTINGS, "algos.random.n_samples": 6})
     cmd = [sys.executable, str(ROOT / "scripts" / "main.py"), "--algos", "random", "--exp-dir", str(exp)]
-    victim = subprocess.Popen([*cmd, *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    victim = subprocess.Popen([*cmd, *settings], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = exp / "random" / "jobs" / "sample_001" / "result.json"
     deadline = time.time() + 300
     timing = exp / "random" / "timing.json"
@@ -315,7 +316,7 @@ def test_resume_sums_search_time_and_logs_each_candidate_once(tmp_path):
     assert first.exists() and not (exp / "random" / "search_result.json").exists()
     saved = json.loads(timing.read_text())["search_seconds"]  # the killed session's time is kept
     assert saved > 0
-    assert run("random", exp, "--resume") == 0
+    assert run("random", exp, "--resume", settings=settings) == 0
     events = read_events(exp / "random")
     this_session = [e["fields"]["seconds"] for e in events if e["kind"] == "end" and e["scope"] == "search"][
         -1
@@ -325,7 +326,7 @@ def test_resume_sums_search_time_and_logs_each_candidate_once(tmp_path):
     fresh = [
         e["fields"]["id"] for e in events if e["kind"] == "candidate" and not e["fields"].get("replayed")
     ]
-    assert sorted(fresh) == ["sample_000", "sample_001", "sample_002"]
+    assert sorted(fresh) == [f"sample_{i:03d}" for i in range(6)]
 
 
 # ---------------------------------------------------------------- row 9: movable folders
