@@ -17,7 +17,15 @@ import torch.nn.functional as F
 from archai.algos.darts.arch_step import DartsArchStep
 from archai.search.trainer import Trainer, trainer_conf
 from archai.space.ops import DARTS_PRIMITIVES
-from archai.space.supernet import PLAIN, MixedOpOptions, Supernet, SupernetBuilder, weighted_sum
+from archai.space.supernet import (
+    PLAIN,
+    ArchWeights,
+    MixedOp,
+    MixedOpOptions,
+    Supernet,
+    SupernetBuilder,
+    weighted_sum,
+)
 
 LEVERS = {
     "skip_none": dataclasses.replace(PLAIN, skip_none=True),
@@ -246,3 +254,18 @@ def test_an_architecture_step_after_a_failed_weight_step_trains_the_alphas_again
     before = [a.detach().clone() for a in net.arch_parameters()]
     hook.before_step(trainer, 1, batch(4))
     assert all(not torch.equal(a, b) for a, b in zip(net.arch_parameters(), before))
+
+
+def test_sub_grids_are_a_cpu_lever_other_devices_keep_native_dilated_kernels():
+    from archai.space.ops import DepthwiseConv2d
+
+    ctx = ArchWeights()
+    for on in (True, False):
+        edge = MixedOp(
+            DARTS_PRIMITIVES, 4, 1, ctx, "normal", 0, options=MixedOpOptions(dilation_by_phases=on)
+        )
+        dilated = [m for m in edge.modules() if isinstance(m, DepthwiseConv2d) and m.dilation[0] > 1]
+        assert dilated
+        for m in dilated:
+            assert m.phases(torch.empty(2, 4, 8, 8)) == on  # the CPU
+            assert not m.phases(torch.empty(2, 4, 8, 8, device="meta"))  # any other device

@@ -58,9 +58,10 @@ class MixedOpOptions:
         checkpoint_cells: with ``checkpoint``, only the edges of the first this many cells
             (0: every cell). The first cells work at the highest resolution and hold most of
             the activations, so a few of them buy most of the memory for part of the time.
-        dilation_by_phases: dilated convolutions run as undilated ones on interleaved
-            sub-grids (:func:`~archai.space.ops.conv_by_phases`); on the CPU their backward pass
-            is then about 3x faster. False keeps the native dilated kernels on every device.
+        dilation_by_phases: on the CPU, dilated convolutions run as undilated ones on
+            interleaved sub-grids (:func:`~archai.space.ops.conv_by_phases`): their backward
+            pass is then about 3x faster. Other devices keep their native dilated kernels (the
+            sub-grids were measured on the CPU only); False keeps them on every device.
         fused_sum: the weighted sum is one autograd node (:func:`weighted_sum`): accumulated
             in place in forward, and each weight's gradient is a dot product in backward,
             instead of a product and a sum per candidate, each a new tensor.
@@ -197,7 +198,7 @@ class MixedOp(nn.Module):
             op = make_op(name, C, stride, False)
             for m in op.modules():
                 if isinstance(m, DepthwiseConv2d):
-                    m.by_phases = options.dilation_by_phases
+                    m.by_phases = None if options.dilation_by_phases else False  # None: on the CPU
                     m.weight_grad_by_blocks = options.weight_grad_by_blocks
             if "pool" in name:  # as published: pooling is followed by a non-affine BatchNorm
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
