@@ -249,8 +249,7 @@ def main(argv: list[str] | None = None) -> None:
                 cmd = [sys.executable, __file__, *passthrough, "--impl", impl, "--json", str(out)]
                 cmd += ["--levers", args.levers] if "--levers" not in passthrough else []
                 cmd += ["--checkpoint-cells", str(args.checkpoint_cells)]
-                env = {**os.environ, "GLIBC_TUNABLES": TUNED_MALLOC} if args.malloc == "tuned" else None
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)  # applies --malloc itself
                 runs[impl].append(json.loads(out.read_text()))
     rows = {}
     for impl, results in runs.items():

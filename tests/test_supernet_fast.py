@@ -122,27 +122,22 @@ def test_eval_mode_and_no_grad_skip_checkpointing():
 def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
     import json
 
-    from toy_runs import cli
+    from toy_runs import cli, flags
 
     tiny = ["--search.loader.train_limit", "128", "--search.trainer.epochs", "1", "--eval.enabled", "false"]
     tiny += ["--common.quiet", "true", "--common.progress", "false", "--common.num_threads", "1"]
     summaries = []
-    for name, levers in (("plain", ["false"] * 6), ("fast", ["true"] * 6)):
+    levers = (
+        "skip_none",
+        "checkpoint",
+        "dilation_by_phases",
+        "fused_sum",
+        "shared_phases",
+        "weight_grad_by_blocks",
+    )
+    for name, on in (("plain", "false"), ("fast", "true")):
         args = ["--algos", "darts", "--exp-dir", str(tmp_path / name), *tiny]
-        args += [
-            "--algos.darts.supernet.skip_none",
-            levers[0],
-            "--algos.darts.supernet.checkpoint",
-            levers[1],
-            "--algos.darts.supernet.dilation_by_phases",
-            levers[2],
-            "--algos.darts.supernet.fused_sum",
-            levers[3],
-            "--algos.darts.supernet.shared_phases",
-            levers[4],
-            "--algos.darts.supernet.weight_grad_by_blocks",
-            levers[5],
-        ]
+        args += flags({f"algos.darts.supernet.{lever}": on for lever in levers})
         assert cli.main(args) == 0
         summaries.append(json.loads((tmp_path / name / "darts" / "summary.json").read_text()))
     assert summaries[0]["genotype"] == summaries[1]["genotype"]

@@ -110,12 +110,11 @@ class _DepthwiseByBlocks(torch.autograd.Function):
             w3 = weight.new_empty(C, 1, 3, 3)
             # 3x3 blocks centred on offsets that cover -p..p (overlapping blocks agree)
             centres = sorted({min(-p + 1 + 3 * i, p - 1) for i in range(-(-k // 3))})
-            rows = []
+            grad_w = weight.new_empty(weight.shape)
             for ca in centres:
-                row = []
                 for cb in centres:
                     shifted = xp[:, :, p + ca - 1 : p + ca + H + 1, p + cb - 1 : p + cb + W + 1]
-                    row.append(
+                    grad_w[:, :, p + ca - 1 : p + ca + 2, p + cb - 1 : p + cb + 2] = (
                         torch.ops.aten.convolution_backward(
                             g,
                             shifted,
@@ -130,11 +129,6 @@ class _DepthwiseByBlocks(torch.autograd.Function):
                             [False, True, False],
                         )[1]
                     )
-                rows.append(row)
-            grad_w = weight.new_empty(weight.shape)
-            for ca, row in zip(centres, rows):
-                for cb, block in zip(centres, row):
-                    grad_w[:, :, p + ca - 1 : p + ca + 2, p + cb - 1 : p + cb + 2] = block
         return grad_x, grad_w
 
 
@@ -142,19 +136,17 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, blocks: bool = True) -
     """A stride-1, undilated depthwise convolution with "same" padding.
 
     On the CPU, oneDNN's weight gradient for kernels of 5 and more is slow on maps smaller than
-    the kernel and for 16 channels or fewer on large batches of pixels: 3x3 weight gradients
-    over shifted inputs (four for 5x5, nine for 7x7) are faster there, and that route is taken
-    outside autocast
-    (:func:`_use_blocks`, measured forward + backward with oneDNN's AVX2 kernels, 5x5,
-    channels-last: 3.52 -> 0.94 ms at 128x64x4x4, 1.48 -> 0.85 ms for the weight gradient
-    alone at 32x16x32x32; no slower on AVX-512). The value and the input gradient are always
-    oneDNN's, and so is everything elsewhere (and with ``blocks=False``): this is then
-    ``F.conv2d``.
+    the kernel and for 16 channels or fewer on large batches of pixels. There (:func:`_use_blocks`)
+    and outside autocast, the weight gradient is assembled from 3x3 weight gradients over
+    shifted inputs (four for 5x5, nine for 7x7): forward + backward with oneDNN's AVX2 kernels,
+    5x5, channels-last, 3.52 -> 0.94 ms at 128x64x4x4; the weight gradient alone 1.48 -> 0.85 ms
+    at 32x16x32x32; no slower on AVX-512. The value and the input gradient are always oneDNN's;
+    everywhere else, and with ``blocks=False``, this is ``F.conv2d``.
     """
     C, k = weight.shape[0], weight.shape[-1]
-    cpu_grad = x.device.type == "cpu" and weight.requires_grad and torch.is_grad_enabled()
-    cpu_grad = cpu_grad and not torch.is_autocast_enabled("cpu")  # mixed dtypes: oneDNN's own backward
-    if blocks and cpu_grad and _use_blocks(x, k):
+    wants_grad = weight.requires_grad and torch.is_grad_enabled()
+    on_cpu = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")  # autocast: mixed dtypes
+    if blocks and wants_grad and on_cpu and _use_blocks(x, k):
         return _DepthwiseByBlocks.apply(x, weight)
     return F.conv2d(x, weight, None, 1, k // 2, 1, C)
 
@@ -165,14 +157,15 @@ def _use_blocks(x: torch.Tensor, k: int) -> bool:
     if k < 5 or k % 2 == 0:
         return False
     N, C, H, W = x.shape
-    channels_last = _is_channels_last(x)
+    channels_last = is_channels_last(x)
     if min(H, W) < k:  # most taps read padding: 128x64x4x4 3.5 -> 0.9 ms (NCHW 3.3 -> 2.0 ms)
         return C >= 16 if channels_last else C >= 64
     # few channels, many pixels: 32x16x32x32 channels-last 1.48 -> 0.85 ms; 32x16x16x16 is a loss
     return C <= 16 and N * H * W >= (24576 if channels_last else 16384)
 
 
-def _is_channels_last(x: torch.Tensor) -> bool:
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` is a 4-d tensor laid out channels-last (and not also contiguous)."""
     return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
@@ -185,7 +178,7 @@ def phase_split(x: torch.Tensor, d: int) -> torch.Tensor:
     if (Hp, Wp) != (H, W):  # zeros past the edge: what the padding of a dilated conv reads there
         x = F.pad(x, (0, Wp - W, 0, Hp - H))
     h, w = Hp // d, Wp // d
-    if _is_channels_last(x):  # move whole (C,) rows: every step stays channels-last
+    if is_channels_last(x):  # move whole (C,) rows: every step stays channels-last
         xs = x.permute(0, 2, 3, 1).reshape(N, h, d, w, d, C).permute(0, 2, 4, 1, 3, 5)
         return xs.reshape(N * d * d, h, w, C).permute(0, 3, 1, 2)
     return x.reshape(N, C, h, d, w, d).permute(0, 3, 5, 1, 2, 4).reshape(N * d * d, C, h, w)
@@ -195,7 +188,7 @@ def phase_merge(y: torch.Tensor, d: int, size: tuple[int, int]) -> torch.Tensor:
     """Interleaves the sub-grids of :func:`phase_split` back into ``(N, C, *size)`` images."""
     Nd, C, h, w = y.shape
     N, (H, W) = Nd // (d * d), size
-    channels_last = _is_channels_last(y)
+    channels_last = is_channels_last(y)
     if channels_last:
         y = y.permute(0, 2, 3, 1).reshape(N, d, d, h, w, C).permute(0, 3, 1, 4, 2, 5)
         y = y.reshape(N, h * d, w * d, C).permute(0, 3, 1, 2)

@@ -34,6 +34,7 @@ from archai.space.ops import (
     DilConv,
     after_leading_relu,
     frozen_bn_stats,
+    is_channels_last,
     make_op,
     phase_merge,
     phase_split,
@@ -122,11 +123,7 @@ class _WeightedSum(torch.autograd.Function):
         for i in range(1, len(ys)):
             out.addcmul_(ys[i], w[i])
         ctx.save_for_backward(w, *(ys if ctx.needs_input_grad[0] else ()))
-        ctx.channels_last = (
-            out.dim() == 4
-            and not out.is_contiguous()
-            and out.is_contiguous(memory_format=torch.channels_last)
-        )
+        ctx.channels_last = is_channels_last(out)
         return out
 
     @staticmethod
@@ -145,6 +142,11 @@ class _WeightedSum(torch.autograd.Function):
         return (grad_w, *grad_ys)
 
 
+def _plain_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``sum(w[i] * ys[i])`` as autograd records it op by op (the reference)."""
+    return sum(wi * y for wi, y in zip(w, ys))
+
+
 def weighted_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
     """``sum(w[i] * ys[i])``, the same value and gradients in fewer passes over memory.
 
@@ -160,7 +162,7 @@ def weighted_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
         (1.75, [4.0, 8.0])
     """
     if any(y.dtype != ys[0].dtype for y in ys):  # let type promotion decide, as the plain sum does
-        return sum(wi * y for wi, y in zip(w, ys))
+        return _plain_sum(w, ys)
     return _WeightedSum.apply(w, *ys)
 
 
@@ -216,7 +218,7 @@ class MixedOp(nn.Module):
     def _mix(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         opts = self.options
         if opts == PLAIN:
-            return sum(wi * op(x) for wi, op in zip(w, self._ops))
+            return _plain_sum(w, [op(x) for op in self._ops])
         relu = None
         index, ys = [], []
         phased: dict[int, list[tuple[int, DilConv]]] = {}  # dilation -> the candidates run on sub-grids
@@ -245,7 +247,7 @@ class MixedOp(nn.Module):
             zs = [op[3](op[2](op[1].forward_on_phases(xs))) for _, op in members]
             merged.append(phase_merge(self._weighted(w[[i for i, _ in members]], zs), d, size))
         if not ys and not merged:  # only 'none' candidates
-            return sum(wi * op(x) for wi, op in zip(w, self._ops))
+            return _plain_sum(w, [op(x) for op in self._ops])
         if not ys:
             return sum(merged[1:], merged[0])
         out = self._weighted(w if index == list(range(len(w))) else w[index], ys)
@@ -254,7 +256,7 @@ class MixedOp(nn.Module):
         return out
 
     def _weighted(self, w: torch.Tensor, ys: list[torch.Tensor]) -> torch.Tensor:
-        return weighted_sum(w, ys) if self.options.fused_sum else sum(wi * y for wi, y in zip(w, ys))
+        return weighted_sum(w, ys) if self.options.fused_sum else _plain_sum(w, ys)
 
     def _recompute_context(self):
         return contextlib.nullcontext(), frozen_bn_stats(self)
