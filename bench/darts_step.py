@@ -51,6 +51,8 @@ LEVERS = (
     "fused_sum",
     "shared_phases",
     "weight_grad_by_blocks",
+    "scale_in_bn",
+    "share_across_edges",
 )
 TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
 

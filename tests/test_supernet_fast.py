@@ -1,8 +1,9 @@
 """The supernet's fast mixed edges compute what the plain per-op sum computes.
 
 Every :class:`MixedOpOptions` lever (skipping ``none``, one ReLU per edge, activation
-checkpointing, dilated convolutions by sub-grids, the fused weighted sum, one sub-grid split per
-edge, 5x5 depthwise weight gradients by 3x3 blocks) must leave logits, loss, weight gradients,
+checkpointing of cells, dilated convolutions by sub-grids, the fused weighted sum, one sub-grid
+split per edge, 5x5 depthwise weight gradients by 3x3 blocks, mixing weights as BatchNorm scales,
+work shared by the edges that read one state) must leave logits, loss, weight gradients,
 alpha gradients, BatchNorm statistics and a whole DARTS search step (first and second order)
 unchanged up to floating-point rounding.
 """
@@ -36,6 +37,14 @@ LEVERS = {
     "shared_phases": dataclasses.replace(
         PLAIN, shared_relu=True, dilation_by_phases=True, shared_phases=True
     ),
+    "scale_in_bn": dataclasses.replace(PLAIN, scale_in_bn=True),
+    "scale_in_bn_on_sub_grids": dataclasses.replace(
+        PLAIN, scale_in_bn=True, shared_relu=True, dilation_by_phases=True, shared_phases=True
+    ),
+    "share_across_edges": dataclasses.replace(PLAIN, share_across_edges=True),
+    "share_across_edges_phases": dataclasses.replace(
+        PLAIN, share_across_edges=True, shared_relu=True, dilation_by_phases=True, shared_phases=True
+    ),
     "all": MixedOpOptions(
         skip_none=True,
         shared_relu=True,
@@ -44,6 +53,8 @@ LEVERS = {
         fused_sum=True,
         shared_phases=True,
         weight_grad_by_blocks=True,
+        scale_in_bn=True,
+        share_across_edges=True,
     ),
 }
 
@@ -134,6 +145,8 @@ def test_the_darts_searcher_takes_its_levers_from_the_config(tmp_path):
         "fused_sum",
         "shared_phases",
         "weight_grad_by_blocks",
+        "scale_in_bn",
+        "share_across_edges",
     )
     for name, on in (("plain", "false"), ("fast", "true")):
         args = ["--algos", "darts", "--exp-dir", str(tmp_path / name), *tiny]
@@ -264,3 +277,100 @@ def test_sub_grids_are_a_cpu_lever_other_devices_keep_native_dilated_kernels():
         for m in dilated:
             assert m.phases(torch.empty(2, 4, 8, 8)) == on  # the CPU
             assert not m.phases(torch.empty(2, 4, 8, 8, device="meta"))  # any other device
+
+
+@pytest.mark.parametrize("size", [5, 1])  # 1x1 maps: the CPU kernel misread an expanded weight there
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_scaled_batch_norm_is_the_batch_norm_times_the_scale(size, channels_last, momentum):
+    from torch import nn
+
+    from archai.space.ops import scaled_batch_norm
+
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(6, 4, size, size, generator=g)
+    if channels_last:
+        x0 = x0.contiguous(memory_format=torch.channels_last)
+    grad_out = torch.randn(6, 4, size, size, generator=g)
+    bns = [nn.BatchNorm2d(4, affine=False, momentum=momentum) for _ in range(2)]
+    results = []
+    for _ in range(2):  # the second step reads the running statistics the first one left
+        for bn, fused in zip(bns, (False, True)):
+            x, s = x0.clone().requires_grad_(), torch.tensor(0.7, requires_grad=True)
+            out = scaled_batch_norm(bn, x, s) if fused else bn(x) * s
+            out.backward(grad_out)
+            results.append((out.detach(), x.grad, s.grad))
+        (o1, x1, s1), (o2, x2, s2) = results[-2:]
+        assert close(o1, o2) and close(x1, x2) and close(s1, s2)
+    for a, b in zip(bns[0].buffers(), bns[1].buffers()):
+        assert torch.allclose(a.float(), b.float(), rtol=1e-5, atol=1e-7)
+    for bn in bns:
+        bn.eval()
+    assert close(bns[0](x0) * 0.7, scaled_batch_norm(bns[1], x0, torch.tensor(0.7)))
+    with pytest.raises(ValueError, match="affine"):
+        scaled_batch_norm(nn.BatchNorm2d(4), x0, torch.tensor(1.0))
+
+
+def test_edges_that_read_one_state_pool_it_once():
+    from torch import nn
+
+    counts = {}
+    for lever in (False, True):
+        _, net = pair(dataclasses.replace(LEVERS["all"], share_across_edges=lever))
+        calls = []
+        for m in net.modules():
+            if isinstance(m, nn.MaxPool2d):
+                m.register_forward_hook(lambda mod, args, out, calls=calls: calls.append(args[0]))
+        net(batch()[0])
+        counts[lever] = (len(calls), len({id(t) for t in calls}))
+    # 3 cells of 2 nodes: 5 edges each, reading 3 states
+    assert counts[False] == (15, 9) and counts[True] == (9, 9)
+
+
+def test_stop_grad_edges_share_their_detached_input_and_compute_the_same():
+    from archai.space.model_desc import EdgeDesc, NodeDesc, OpDesc
+
+    torch.manual_seed(0)
+    desc = SupernetBuilder(
+        list(DARTS_PRIMITIVES), init_channels=4, n_cells=3, n_nodes=2, in_channels=3, image_size=8
+    ).build()
+    stop = OpDesc("mixed", {"candidates": list(DARTS_PRIMITIVES), "stop_grad": True})
+    cells = [
+        dataclasses.replace(c, nodes=[NodeDesc([EdgeDesc(stop, e.input) for e in n.edges]) for n in c.nodes])
+        for c in desc.cells
+    ]
+    desc = dataclasses.replace(desc, cells=cells)
+    ref = Supernet(desc, options=PLAIN, weighting="linear")
+    fast = Supernet(desc, options=MixedOpOptions(), weighting="linear")
+    fast.load_state_dict(ref.state_dict())
+    x, y = batch()
+    for net in (ref, fast):
+        F.cross_entropy(net(x), y).backward()
+    for (name, p), q in zip(ref.named_parameters(), fast.parameters()):
+        assert (p.grad is None) == (q.grad is None), name
+        assert p.grad is None or close(p.grad, q.grad), name
+
+
+def test_checkpointed_cells_keep_only_their_inputs_and_output_for_backward():
+    def saved_in_first_cell(cells: int) -> int:  # 0: no cell is checkpointed
+        torch.manual_seed(0)
+        desc = SupernetBuilder(
+            list(DARTS_PRIMITIVES), init_channels=4, n_cells=3, n_nodes=2, in_channels=3, image_size=8
+        ).build()
+        net = Supernet(desc, options=MixedOpOptions(checkpoint=bool(cells), checkpoint_cells=cells))
+        assert [c.checkpoint for c in net.model.cells] == [bool(cells), False, False]
+        inside, saved = [], []
+        net.model.cells[0].register_forward_pre_hook(lambda m, a: inside.append(True))
+        net.model.cells[0].register_forward_hook(lambda m, a, o: inside.append(False))
+
+        def pack(t):
+            if inside and inside[-1]:
+                saved.append(t.numel())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = F.cross_entropy(net(batch()[0]), batch()[1])
+        loss.backward()
+        return sum(saved)
+
+    assert saved_in_first_cell(1) < saved_in_first_cell(0) / 20  # its inputs at most, not every activation

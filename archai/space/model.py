@@ -10,14 +10,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from archai.common.errors import UnknownNameError
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc
-from archai.space.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
+from archai.space.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, frozen_bn_stats, make_op
 
 #: ``(edge, channels, stride, affine, (cell, node, edge) indices) -> module``; lets a searcher
 #: build special edges (a DARTS mixed op) while the library builds everything else.
@@ -41,7 +43,18 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
 
 
 class Cell(nn.Module):
-    """A DAG cell: preprocess the inputs, each node sums its edges, concatenate ``concat``."""
+    """A DAG cell: preprocess the inputs, each node sums its edges, concatenate ``concat``.
+
+    Two settings for whoever builds the model (both off by default):
+
+    - ``checkpoint``: in training with gradients, keep only the cell's inputs and output for
+      backward and recompute the rest then (activation checkpointing: much less memory, one
+      more forward of the cell); BatchNorm statistics are updated once, not again by the
+      recomputation.
+    - ``scope``: a callable returning a context manager that is entered around every forward of
+      the cell's preprocessing and nodes, a recomputation included; supernets use it to let
+      the edges of one cell share work (:class:`~archai.space.supernet.SharedWork`).
+    """
 
     def __init__(
         self,
@@ -82,8 +95,26 @@ class Cell(nn.Module):
         self.gates = nn.ParameterDict(
             {str(s): nn.Parameter(torch.zeros(1)) for s in self.joins if s not in self.stop_forward}
         )
+        self.checkpoint = False
+        self.scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+        if self.checkpoint and self.training and torch.is_grad_enabled():
+            return checkpoint(
+                self._scoped_forward,
+                s0,
+                s1,
+                drop_prob,
+                use_reentrant=False,
+                context_fn=lambda: (contextlib.nullcontext(), frozen_bn_stats(self)),
+            )
+        return self._scoped_forward(s0, s1, drop_prob)
+
+    def _scoped_forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+        with self.scope():
+            return self._forward(s0, s1, drop_prob)
+
+    def _forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)] if self.n_inputs == 2 else [s1]
         for ops, inputs in zip(self.nodes, self.inputs):
             total = 0

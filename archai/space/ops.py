@@ -28,6 +28,8 @@ from archai.common.registry import Registry
 
 OpFactory = Callable[[int, int, bool], nn.Module]
 OPS: Registry[OpFactory] = Registry("op")
+#: One step of an op (see :func:`op_stages`).
+Stage = Callable[[torch.Tensor], torch.Tensor]
 
 #: The eight DARTS candidates (Liu et al., 2019).
 DARTS_PRIMITIVES = (
@@ -283,15 +285,15 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.after_relu(self.relu(x))
+        return self.bn(self.reduce(self.relu(x)))
 
-    def after_relu(self, x: torch.Tensor) -> torch.Tensor:
-        """The op on an input that has already been through its ReLU."""
+    def reduce(self, x: torch.Tensor) -> torch.Tensor:
+        """The two convolutions on an input that has already been through the ReLU (no BatchNorm)."""
         # The shifted branch is padded back to the input size: for even sizes the pad is never
         # sampled by the stride-2 conv (same values as no pad); for odd sizes (28 -> 14 -> 7)
         # it makes both branches agree in shape.
         shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+        return torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1)
 
 
 class Conv7x1x1x7(nn.Sequential):
@@ -306,20 +308,74 @@ class Conv7x1x1x7(nn.Sequential):
         )
 
 
-def after_leading_relu(op: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """For an op that starts with a (non-inplace) ReLU, a callable computing ``op(x)`` from
-    ``relu(x)`` with the op's own modules; None for any other op. Supernets use it to apply one
-    ReLU per edge instead of one per candidate."""
+def op_stages(op: nn.Module) -> list[Stage]:
+    """``op`` as the steps it runs one after another: plain ``nn.Sequential`` containers
+    (:class:`SepConv`, :class:`DilConv`, a pool and its BatchNorm) are flattened, a
+    :class:`FactorizedReduce` is its ReLU, its two convolutions and its BatchNorm, and any other
+    module (one with a ``forward`` of its own) is a single step. Running the steps in order
+    computes ``op(x)``; supernets use them to share an edge's leading ReLU between candidates and
+    to give a candidate's final BatchNorm its mixing weight (:func:`scaled_batch_norm`).
+
+    Example:
+        >>> [type(s).__name__ for s in op_stages(make_op("sep_conv_3x3", 4, 1, False))]
+        ['ReLU', 'DepthwiseConv2d', 'Conv2d', 'BatchNorm2d', 'ReLU', 'DepthwiseConv2d', 'Conv2d', 'BatchNorm2d']
+    """
     if isinstance(op, FactorizedReduce):
-        return op.after_relu
-    if type(op) is SepConv:
-        first, second = op[0], op[1]
-        return lambda r: second(_run(list(first)[1:], r))
-    plain_sequential = isinstance(op, nn.Sequential) and type(op).forward is nn.Sequential.forward
-    if plain_sequential and len(op) > 1 and type(op[0]) is nn.ReLU and not op[0].inplace:
-        rest = list(op)[1:]
-        return lambda r: _run(rest, r)
-    return None
+        return [op.relu, op.reduce, op.bn]
+    if isinstance(op, nn.Sequential) and type(op).forward is nn.Sequential.forward:
+        return [step for m in op for step in op_stages(m)]
+    return [op]
+
+
+def run_stages(stages: list[Stage], x: torch.Tensor) -> torch.Tensor:
+    """Runs the steps of :func:`op_stages` (or a part of them) on ``x``."""
+    for step in stages:
+        x = step(x)
+    return x
+
+
+def leads_with_relu(stages: list[Stage]) -> bool:
+    """Whether the first step is a ReLU that does not overwrite its input (one that can be shared)."""
+    return len(stages) > 1 and type(stages[0]) is nn.ReLU and not stages[0].inplace
+
+
+def ends_with_plain_bn(stages: list[Stage]) -> bool:
+    """Whether the last step is a non-affine 2-d BatchNorm (one that can take a scale)."""
+    last = stages[-1] if stages else None
+    return type(last) is nn.BatchNorm2d and not last.affine
+
+
+def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``bn(x) * scale`` for a non-affine ``bn`` and a 0-d ``scale``, as one BatchNorm with
+    ``scale`` as the weight of every channel: the same value, running statistics and batch
+    count, and in backward the kernel that takes the input's gradient also gives the scale's
+    (the per-channel sums of ``grad * x_hat``), so ``bn(x)`` is never stored for it.
+
+    Example:
+        >>> bn = nn.BatchNorm2d(3, affine=False)
+        >>> x, s = torch.randn(4, 3, 5, 5), torch.tensor(0.3)
+        >>> torch.allclose(scaled_batch_norm(bn, x, s), nn.BatchNorm2d(3, affine=False)(x) * s, atol=1e-6)
+        True
+    """
+    if bn.affine:
+        raise ValueError("scaled_batch_norm takes a BatchNorm without affine parameters")
+    momentum = 0.0 if bn.momentum is None else bn.momentum  # as nn.BatchNorm2d.forward decides
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        if bn.momentum is None:
+            momentum = 1.0 / float(bn.num_batches_tracked)
+    batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
+    keep_stats = not bn.training or bn.track_running_stats
+    return F.batch_norm(
+        x,
+        bn.running_mean if keep_stats else None,
+        bn.running_var if keep_stats else None,
+        scale.expand(x.shape[1]).contiguous(),  # the CPU kernel misreads a stride-0 weight on 1x1 maps
+        None,
+        batch_stats,
+        momentum,
+        bn.eps,
+    )
 
 
 @contextlib.contextmanager
@@ -338,12 +394,6 @@ def frozen_bn_stats(model: nn.Module) -> Iterator[None]:
             m.momentum = mom
             if count is not None:
                 m.num_batches_tracked.copy_(count)
-
-
-def _run(modules: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    for m in modules:
-        x = m(x)
-    return x
 
 
 # ----------------------------------------------------------------------------- registered ops

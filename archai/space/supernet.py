@@ -16,28 +16,30 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from archai.space.builder import ModelDescBuilder
-from archai.space.model import Model
+from archai.space.model import Cell, Model
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 from archai.space.ops import (
     DARTS_PRIMITIVES,
     DepthwiseConv2d,
     DilConv,
-    after_leading_relu,
-    frozen_bn_stats,
+    ends_with_plain_bn,
     is_channels_last,
+    leads_with_relu,
     make_op,
+    op_stages,
     phase_merge,
     phase_split,
+    run_stages,
+    scaled_batch_norm,
 )
 
 MIXED = "mixed"
@@ -53,11 +55,11 @@ class MixedOpOptions:
             gradient through the softmax of the others).
         shared_relu: candidates that start with a ReLU (separable and dilated convolutions, the
             strided skip) share one ReLU of the edge's input instead of one each.
-        checkpoint: keep only the edge's input and output for backward and recompute the
-            candidates then (activation checkpointing: much less memory, one more forward);
-            BatchNorm statistics are updated once, not again by the recomputation.
-        checkpoint_cells: with ``checkpoint``, only the edges of the first this many cells
-            (0: every cell). The first cells work at the highest resolution and hold most of
+        checkpoint: keep only each cell's inputs and output for backward and recompute the
+            cell then (activation checkpointing, :class:`~archai.space.model.Cell`: much less
+            memory, one more forward); BatchNorm statistics are updated once, not again by the
+            recomputation.
+        checkpoint_cells: with ``checkpoint``, only the first this many cells (0: every cell). The first cells work at the highest resolution and hold most of
             the activations, so a few of them buy most of the memory for part of the time.
         dilation_by_phases: on the CPU, dilated convolutions run as undilated ones on
             interleaved sub-grids (:func:`~archai.space.ops.conv_by_phases`): their backward
@@ -73,6 +75,16 @@ class MixedOpOptions:
         weight_grad_by_blocks: depthwise convolutions with 5x5 kernels take their weight
             gradient from 3x3 blocks where oneDNN's is slow on the CPU
             (:func:`~archai.space.ops.depthwise_conv`); False keeps oneDNN's everywhere.
+        scale_in_bn: a candidate that ends in a non-affine BatchNorm (every candidate but the
+            identity, ``none`` and plugin ops of their own) takes its mixing weight as that
+            BatchNorm's scale (:func:`~archai.space.ops.scaled_batch_norm`): the weight's
+            gradient then comes from the BatchNorm's backward kernel, and the candidate's output
+            is not kept for it (less memory in the architecture pass, no product per candidate).
+        share_across_edges: the edges of one cell that read the same state compute from it
+            once what needs no weights of their own (:class:`SharedWork`): the shared ReLU, its
+            sub-grids, and the pooling candidates with their BatchNorms (whose inputs, and so
+            statistics, are the same on every such edge: one computes them, the others take a
+            copy). A cell has 14 edges but reads 5 states.
     """
 
     skip_none: bool = True
@@ -83,6 +95,8 @@ class MixedOpOptions:
     fused_sum: bool = True
     shared_phases: bool = True
     weight_grad_by_blocks: bool = True
+    scale_in_bn: bool = True
+    share_across_edges: bool = True
 
 
 PLAIN = MixedOpOptions(
@@ -93,6 +107,8 @@ PLAIN = MixedOpOptions(
     fused_sum=False,
     shared_phases=False,
     weight_grad_by_blocks=False,
+    scale_in_bn=False,
+    share_across_edges=False,
 )
 
 
@@ -115,14 +131,22 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class _WeightedSum(torch.autograd.Function):
-    """``sum_i w[i] * ys[i]`` as one node (see :func:`weighted_sum`)."""
+    """``sum_i w[i] * ys[i] + sum_j extra[j]`` as one node (see :func:`weighted_sum`); the
+    first ``n`` of ``ys`` are the weighted terms."""
 
     @staticmethod
-    def forward(ctx, w: torch.Tensor, *ys: torch.Tensor) -> torch.Tensor:
-        out = ys[0] * w[0]
-        for i in range(1, len(ys)):
-            out.addcmul_(ys[i], w[i])
-        ctx.save_for_backward(w, *(ys if ctx.needs_input_grad[0] else ()))
+    def forward(ctx, w: torch.Tensor, n: int, *ys: torch.Tensor) -> torch.Tensor:
+        if n:
+            out = ys[0] * w[0]
+            for i in range(1, n):
+                out.addcmul_(ys[i], w[i])
+            rest = ys[n:]
+        else:  # two or more unweighted terms
+            out, rest = ys[0] + ys[1], ys[2:]
+        for y in rest:
+            out.add_(y)
+        ctx.n = n
+        ctx.save_for_backward(w, *(ys[:n] if ctx.needs_input_grad[0] else ()))
         ctx.channels_last = is_channels_last(out)
         return out
 
@@ -135,24 +159,29 @@ class _WeightedSum(torch.autograd.Function):
         g = g.contiguous(memory_format=torch.channels_last if ctx.channels_last else torch.contiguous_format)
         grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_w = torch.stack([_dot(g, y).to(w.dtype) for y in ys])
-        grad_ys = [
-            g * w[i] if ctx.needs_input_grad[i + 1] else None for i in range(len(ctx.needs_input_grad) - 1)
-        ]
-        return (grad_w, *grad_ys)
+            grad_w = torch.stack([_dot(g, y).to(w.dtype) for y in ys]) if ys else torch.zeros_like(w)
+        wants = ctx.needs_input_grad[2:]
+        grad_ys = [(g * w[i] if i < ctx.n else g) if wants[i] else None for i in range(len(wants))]
+        return (grad_w, None, *grad_ys)
 
 
-def _plain_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``sum(w[i] * ys[i])`` as autograd records it op by op (the reference)."""
-    return sum(wi * y for wi, y in zip(w, ys))
+def _plain_sum(
+    w: torch.Tensor, ys: Sequence[torch.Tensor], extra: Sequence[torch.Tensor] = ()
+) -> torch.Tensor:
+    """``sum(w[i] * ys[i]) + sum(extra)`` as autograd records it op by op (the reference)."""
+    return sum((wi * y for wi, y in zip(w, ys)), sum(extra[1:], extra[0]) if extra else 0)
 
 
-def weighted_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``sum(w[i] * ys[i])``, the same value and gradients in fewer passes over memory.
+def weighted_sum(
+    w: torch.Tensor, ys: Sequence[torch.Tensor], extra: Sequence[torch.Tensor] = ()
+) -> torch.Tensor:
+    """``sum(w[i] * ys[i]) + sum(extra)``, the same value and gradients in fewer passes over memory.
 
-    Forward allocates one tensor and accumulates into it; backward gives each ``ys[i]`` the
-    gradient ``w[i] * g`` and ``w`` (only when it requires a gradient; only then are the
-    ``ys`` kept) the dot products ``<g, ys[i]>``.
+    Forward allocates one tensor and accumulates into it; backward makes the incoming gradient
+    ``g`` dense once, gives each ``ys[i]`` the gradient ``w[i] * g``, each ``extra`` term ``g``
+    itself, and ``w`` (only when it requires a gradient; only then are the ``ys`` kept) the dot
+    products ``<g, ys[i]>``. ``extra`` holds terms that already carry their weight
+    (:func:`~archai.space.ops.scaled_batch_norm`).
 
     Example:
         >>> w = torch.tensor([0.25, 0.75], requires_grad=True)
@@ -161,16 +190,80 @@ def weighted_sum(w: torch.Tensor, ys: Sequence[torch.Tensor]) -> torch.Tensor:
         >>> out[0, 0].item(), w.grad.tolist()
         (1.75, [4.0, 8.0])
     """
-    if any(y.dtype != ys[0].dtype for y in ys):  # let type promotion decide, as the plain sum does
-        return _plain_sum(w, ys)
-    return _WeightedSum.apply(w, *ys)
+    terms = [*ys, *extra]
+    if len(w) != len(ys) or not terms:
+        raise ValueError(
+            f"weighted_sum needs one weight per term and a term: {len(w)} weights, {len(ys)} terms"
+        )
+    if any(y.dtype != terms[0].dtype for y in terms):  # let type promotion decide, as the plain sum does
+        return _plain_sum(w, ys, extra)
+    if not ys and len(extra) == 1:
+        return extra[0]
+    return _WeightedSum.apply(w, len(ys), *terms)
+
+
+class SharedWork:
+    """What the mixed edges of one cell compute once from a state they all read.
+
+    Inside :meth:`scope` (entered by :class:`~archai.space.model.Cell` around each forward of
+    its nodes, a checkpointed cell's recomputation included), :meth:`get` computes ``make()``
+    the first time it is asked for ``key`` of the tensor ``x`` and then returns that result;
+    outside any scope it just calls ``make()``. Entries hold ``x`` itself, so its id cannot be
+    reused while they live, and end with the scope.
+
+    Example:
+        >>> shared, x, calls = SharedWork(), torch.ones(2), []
+        >>> with shared.scope():
+        ...     a = shared.get(x, "relu", lambda: calls.append(1) or x.relu())
+        ...     b = shared.get(x, "relu", lambda: calls.append(1) or x.relu())
+        >>> a is b, len(calls)
+        (True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[torch.Tensor, dict[Any, Any]]] | None = None
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        outer, self._entries = self._entries, {}
+        try:
+            yield
+        finally:
+            self._entries = outer
+
+    def get(self, x: torch.Tensor, key: Any, make: Callable[[], Any]) -> Any:
+        if self._entries is None:
+            return make()
+        held = self._entries.get(id(x))
+        if held is None or held[0] is not x:
+            held = self._entries[id(x)] = (x, {})
+        if key not in held[1]:
+            held[1][key] = make()
+        return held[1][key]
 
 
 class ArchWeights:
-    """Holds the mixing weights of the current forward pass; shared by a supernet's mixed ops."""
+    """Holds the mixing weights of the current forward pass, and the work its edges share
+    (:class:`SharedWork`); shared by a supernet's mixed ops."""
 
     def __init__(self) -> None:
         self.weights: dict[str, torch.Tensor] = {}
+        self.shared = SharedWork()
+
+
+#: Modules a candidate may consist of to be computed once for every edge reading the same
+#: state: deterministic and without weights of their own (see ``share_across_edges``).
+_SHAREABLE = (nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d, nn.ReLU)
+
+
+def _shareable(stages: list) -> bool:
+    return all(type(s) in _SHAREABLE for s in stages) and not any(
+        p is not None for s in stages for p in s.parameters()
+    )
+
+
+def _bn_modules(stages: list) -> list[nn.BatchNorm2d]:
+    return [s for s in stages if isinstance(s, nn.BatchNorm2d)]
 
 
 class MixedOp(nn.Module):
@@ -193,6 +286,7 @@ class MixedOp(nn.Module):
     ) -> None:
         super().__init__()
         self.stop_grad = stop_grad
+        self.stride = stride
         self.options = options
         self.candidates = list(candidates)
         self._ops = nn.ModuleList()
@@ -205,61 +299,92 @@ class MixedOp(nn.Module):
             if "pool" in name:  # as published: pooling is followed by a non-affine BatchNorm
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
+        self._stages = [op_stages(op) for op in self._ops]  # references to the ops' own modules
+        self._shareable = [_shareable(st) and name != "none" for name, st in zip(candidates, self._stages)]
         self.context, self.kind, self.index = context, kind, index
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.context.weights[self.kind][self.index]
-        if self.stop_grad:
-            x = x.detach()
-        if self.options.checkpoint and torch.is_grad_enabled() and self.training:
-            return checkpoint(self._mix, x, w, use_reentrant=False, context_fn=self._recompute_context)
+        if self.stop_grad:  # one detached tensor per state, so that such edges share work too
+            x = self._shared().get(x, "detached", x.detach)
         return self._mix(x, w)
+
+    def _shared(self) -> SharedWork:
+        """The work shared with the cell's other edges; with the lever off, one outside any
+        scope (it shares nothing)."""
+        return self.context.shared if self.options.share_across_edges else SharedWork()
 
     def _mix(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         opts = self.options
         if opts == PLAIN:
             return _plain_sum(w, [op(x) for op in self._ops])
+        ws = w.unbind(0) if opts.scale_in_bn else ()  # one autograd node for every scale
+        shared = self._shared()
         relu = None
-        index, ys = [], []
+        index, ys, scaled = [], [], []  # scaled: terms that already carry their weight
+
+        def add(i: int, stages: list, inp: torch.Tensor) -> None:
+            if opts.scale_in_bn and ends_with_plain_bn(stages):
+                scaled.append(scaled_batch_norm(stages[-1], run_stages(stages[:-1], inp), ws[i]))
+            else:
+                ys.append(run_stages(stages, inp))
+                index.append(i)
+
         phased: dict[int, list[tuple[int, DilConv]]] = {}  # dilation -> the candidates run on sub-grids
-        for i, (name, op) in enumerate(zip(self.candidates, self._ops)):
+        for i, (name, op, stages) in enumerate(zip(self.candidates, self._ops, self._stages)):
             if opts.skip_none and name == "none":
                 continue
-            tail = after_leading_relu(op) if opts.shared_relu else None
-            if tail is not None:
-                relu = F.relu(x) if relu is None else relu
+            if self._shareable[i] and opts.share_across_edges:
+                ys.append(self._shared_candidate(shared, name, stages, x))
+                index.append(i)
+            elif opts.shared_relu and leads_with_relu(stages):
+                relu = shared.get(x, "relu", lambda: F.relu(x)) if relu is None else relu
                 if opts.shared_phases and type(op) is DilConv and op[1].stride[0] == 1 and op[1].phases(relu):
                     phased.setdefault(op[1].dilation[0], []).append((i, op))
-                    continue
-                ys.append(tail(relu))
+                else:
+                    add(i, stages[1:], relu)
             else:
-                ys.append(op(x))
-            index.append(i)
-        merged = []
+                add(i, stages, x)
         for d, members in phased.items():
-            xs, size = phase_split(relu, d), relu.shape[-2:]
+            xs, size = shared.get(relu, ("phases", d), lambda d=d: phase_split(relu, d)), relu.shape[-2:]
             if size[0] % d or size[1] % d:  # padded sub-grids: merge (and crop) before BatchNorm
                 for i, op in members:
-                    ys.append(op[3](op[2](phase_merge(op[1].forward_on_phases(xs), d, size))))
-                    index.append(i)
+                    add(i, [op[2], op[3]], phase_merge(op[1].forward_on_phases(xs), d, size))
                 continue
             # pointwise convolution and BatchNorm see the same pixels, only in another order
-            zs = [op[3](op[2](op[1].forward_on_phases(xs))) for _, op in members]
-            merged.append(phase_merge(self._weighted(w[[i for i, _ in members]], zs), d, size))
-        if not ys and not merged:  # only 'none' candidates
+            zs = [op[2](op[1].forward_on_phases(xs)) for _, op in members]
+            if opts.scale_in_bn:
+                group = self._weighted(
+                    w.new_empty(0),
+                    [],
+                    [scaled_batch_norm(op[3], z, ws[i]) for (i, op), z in zip(members, zs)],
+                )
+            else:
+                group = self._weighted(
+                    w[[i for i, _ in members]], [op[3](z) for (_, op), z in zip(members, zs)]
+                )
+            scaled.append(phase_merge(group, d, size))
+        if not ys and not scaled:  # only 'none' candidates
             return _plain_sum(w, [op(x) for op in self._ops])
-        if not ys:
-            return sum(merged[1:], merged[0])
-        out = self._weighted(w if index == list(range(len(w))) else w[index], ys)
-        for m in merged:
-            out = out.add_(m)  # out is the weighted sum's own new tensor
+        if index != list(range(len(w))):
+            w = w[index] if index else w.new_empty(0)
+        return self._weighted(w, ys, scaled)
+
+    def _shared_candidate(self, shared: SharedWork, name: str, stages: list, x: torch.Tensor) -> torch.Tensor:
+        """A candidate without weights (pooling and its BatchNorm) on ``x``, computed by the first
+        edge of the cell that reads ``x``; the others copy the BatchNorm statistics it updated
+        (their inputs, and so their statistics, are the same every step)."""
+        out, first = shared.get(x, (name, self.stride), lambda: (run_stages(stages, x), stages))
+        if first is not stages:
+            for mine, theirs in zip(_bn_modules(stages), _bn_modules(first)):
+                for a, b in zip(mine.buffers(), theirs.buffers()):
+                    a.copy_(b)
         return out
 
-    def _weighted(self, w: torch.Tensor, ys: list[torch.Tensor]) -> torch.Tensor:
-        return weighted_sum(w, ys) if self.options.fused_sum else _plain_sum(w, ys)
-
-    def _recompute_context(self):
-        return contextlib.nullcontext(), frozen_bn_stats(self)
+    def _weighted(
+        self, w: torch.Tensor, ys: list[torch.Tensor], extra: list[torch.Tensor] = ()
+    ) -> torch.Tensor:
+        return weighted_sum(w, ys, extra) if self.options.fused_sum else _plain_sum(w, ys, extra)
 
 
 class SupernetBuilder(ModelDescBuilder):
@@ -331,12 +456,16 @@ class Supernet(nn.Module):
                 kind,
                 i,
                 stop_grad=bool(edge.op.params.get("stop_grad", False)),
-                options=options
-                if not options.checkpoint_cells or cell_index < options.checkpoint_cells
-                else dataclasses.replace(options, checkpoint=False),
+                options=options,
             )
 
         self.model = Model(desc, build_edge)
+        for i, cell in enumerate(self.model.cells):
+            if isinstance(cell, Cell) and any(isinstance(m, MixedOp) for m in cell.modules()):
+                cell.checkpoint = options.checkpoint and (
+                    not options.checkpoint_cells or i < options.checkpoint_cells
+                )
+                cell.scope = self.context.shared.scope
         self.alphas = nn.ParameterDict(
             {
                 kind: nn.Parameter(alpha_init * torch.randn(n, len(candidates[kind])))
