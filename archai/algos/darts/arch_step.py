@@ -129,37 +129,39 @@ class DartsArchStep(TrainerHook):
             float(group.get("momentum", 0.0)),
             float(group.get("weight_decay", 0.0)),
         )
-        saved = [w.detach().clone() for w in weights]
+        # the weights move as one list (torch._foreach_*): a supernet has a thousand small tensors
+        with torch.no_grad():
+            saved = torch._foreach_mul(weights, 1.0)
         try:
             # w' = w - eta * (momentum * buffer + dL_train/dw + wd * w)
             with _frozen(alphas if self.frozen_passes else []):
                 g_train = torch.autograd.grad(self._loss(*train_batch), weights, allow_unused=True)
             with torch.no_grad():
-                for w, g in zip(weights, g_train):
-                    buf = trainer.optimizer.state.get(w, {}).get("momentum_buffer")
-                    step = (g if g is not None else torch.zeros_like(w)) + wd * w
-                    if buf is not None:
-                        step = step + momentum * buf
-                    w.sub_(eta * step)
+                g_train = [g if g is not None else torch.zeros_like(w) for g, w in zip(g_train, weights)]
+                step = torch._foreach_add(g_train, weights, alpha=wd)
+                bufs = [trainer.optimizer.state.get(w, {}).get("momentum_buffer") for w in weights]
+                moving = [(s, buf) for s, buf in zip(step, bufs) if buf is not None]
+                if moving:
+                    torch._foreach_add_([s for s, _ in moving], [buf for _, buf in moving], alpha=momentum)
+                torch._foreach_add_(weights, step, alpha=-eta)
             loss_val = self._loss(*val_batch)
             grads = torch.autograd.grad(loss_val, [*alphas, *weights], allow_unused=True)
             d_alpha = [
                 g if g is not None else torch.zeros_like(a) for g, a in zip(grads[: len(alphas)], alphas)
             ]
             d_w = [g if g is not None else torch.zeros_like(w) for g, w in zip(grads[len(alphas) :], weights)]
-            R = self.r / torch.cat([g.flatten() for g in d_w]).norm().clamp_min(1e-12)
+            R = self.r / torch.linalg.vector_norm(torch.stack(torch._foreach_norm(d_w))).clamp_min(1e-12)
+            offset = torch._foreach_mul(d_w, R)
             implicit = []
             for sign in (1.0, -1.0):
                 with torch.no_grad():
-                    for w, w0, g in zip(weights, saved, d_w):
-                        w.copy_(w0 + sign * R * g)
+                    torch._foreach_copy_(weights, torch._foreach_add(saved, offset, alpha=sign))
                 with _frozen(weights if self.frozen_passes else []):
                     implicit.append(torch.autograd.grad(self._loss(*train_batch), alphas))
             return [da - eta * (gp - gn) / (2 * R) for da, gp, gn in zip(d_alpha, *implicit)]
         finally:
             with torch.no_grad():
-                for w, w0 in zip(weights, saved):
-                    w.copy_(w0)
+                torch._foreach_copy_(weights, saved)
 
 
 @contextlib.contextmanager
