@@ -374,3 +374,47 @@ def test_checkpointed_cells_keep_only_their_inputs_and_output_for_backward():
         return sum(saved)
 
     assert saved_in_first_cell(1) < saved_in_first_cell(0) / 20  # its inputs at most, not every activation
+
+
+def test_a_checkpointed_cell_is_recomputed_with_the_mixing_weights_of_its_forward():
+    grads = []
+    for checkpointed in (False, True):
+        _, net = pair(dataclasses.replace(LEVERS["all"], checkpoint=checkpointed))
+        x, y = batch()
+        first = F.cross_entropy(net(x), y)
+        with torch.no_grad():  # another forward with other alphas before the backward
+            for a in net.arch_parameters():
+                a.mul_(-2.0)
+        F.cross_entropy(net(x), y)
+        first.backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    assert all(close(a, b) for a, b in zip(*grads))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_shared_pooling_keeps_each_edges_own_batch_norm_statistics(train):
+    from torch import nn
+
+    ref, fast = pair(LEVERS["all"])
+    with torch.no_grad():  # the pooling BatchNorms of the edges that read one state now differ
+        for i, m in enumerate(m for m in ref.modules() if isinstance(m, nn.BatchNorm2d)):
+            m.running_mean.fill_(0.1 * i)
+            m.running_var.fill_(1.0 + 0.05 * i)
+    fast.load_state_dict(ref.state_dict())
+    x, _ = batch()
+    with torch.no_grad():
+        assert close(ref.train(train)(x), fast.train(train)(x))
+    for (name, b), c in zip(ref.named_buffers(), fast.buffers()):
+        assert torch.allclose(b.float(), c.float(), rtol=1e-5, atol=1e-6), name
+
+
+def test_a_module_replaced_after_construction_is_the_one_that_runs():
+    from torch import nn
+
+    ref, fast = pair(LEVERS["all"])
+    x, _ = batch()
+    for net in (ref, fast):
+        net(x)
+        sep = net.model.cells[0].nodes[0][0]._ops[4]  # sep_conv_3x3 of the first edge
+        sep[1][3] = nn.BatchNorm2d(4, affine=False, eps=0.5)
+    assert close(ref(x), fast(x))

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -45,7 +45,7 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
 class Cell(nn.Module):
     """A DAG cell: preprocess the inputs, each node sums its edges, concatenate ``concat``.
 
-    Two settings for whoever builds the model (both off by default):
+    Settings for whoever builds the model (all off by default):
 
     - ``checkpoint``: in training with gradients, keep only the cell's inputs and output for
       backward and recompute the rest then (activation checkpointing: much less memory, one
@@ -54,6 +54,10 @@ class Cell(nn.Module):
     - ``scope``: a callable returning a context manager that is entered around every forward of
       the cell's preprocessing and nodes, a recomputation included; supernets use it to let
       the edges of one cell share work (:class:`~archai.space.supernet.SharedWork`).
+    - ``recompute_context``: a callable that a checkpointed forward calls when it runs; the
+      context manager it returns is entered around that forward's recomputation in backward
+      (supernets use it to recompute with the mixing weights of that forward, whatever
+      forwards ran in between).
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Cell(nn.Module):
         )
         self.checkpoint = False
         self.scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+        self.recompute_context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         if self.checkpoint and self.training and torch.is_grad_enabled():
@@ -106,9 +111,21 @@ class Cell(nn.Module):
                 s1,
                 drop_prob,
                 use_reentrant=False,
-                context_fn=lambda: (contextlib.nullcontext(), frozen_bn_stats(self)),
+                context_fn=self._checkpoint_contexts,
             )
         return self._scoped_forward(s0, s1, drop_prob)
+
+    def _checkpoint_contexts(
+        self,
+    ) -> tuple[contextlib.AbstractContextManager, contextlib.AbstractContextManager]:
+        pinned = self.recompute_context()  # called as the forward runs: it may capture that forward's state
+
+        @contextlib.contextmanager
+        def recompute() -> Iterator[None]:
+            with frozen_bn_stats(self), pinned:
+                yield
+
+        return contextlib.nullcontext(), recompute()
 
     def _scoped_forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
         with self.scope():

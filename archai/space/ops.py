@@ -359,11 +359,7 @@ def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) 
     """
     if bn.affine:
         raise ValueError("scaled_batch_norm takes a BatchNorm without affine parameters")
-    momentum = 0.0 if bn.momentum is None else bn.momentum  # as nn.BatchNorm2d.forward decides
-    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
-        bn.num_batches_tracked.add_(1)
-        if bn.momentum is None:
-            momentum = 1.0 / float(bn.num_batches_tracked)
+    momentum = _count_batch(bn)
     batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
     keep_stats = not bn.training or bn.track_running_stats
     return F.batch_norm(
@@ -376,6 +372,55 @@ def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) 
         momentum,
         bn.eps,
     )
+
+
+def _count_batch(bn: nn.BatchNorm2d) -> float:
+    """What ``bn``'s training forward does before it normalizes: counts the batch and returns
+    the factor by which the running statistics move towards the batch's (as
+    ``nn.BatchNorm2d.forward`` decides it)."""
+    momentum = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        if bn.momentum is None:
+            momentum = 1.0 / float(bn.num_batches_tracked)
+    return momentum
+
+
+def batch_norm_in_training(
+    bn: nn.BatchNorm2d, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``bn(x)`` of a non-affine ``bn`` in training mode (batch statistics, running ones updated,
+    the batch counted), with the batch's per-channel mean and unbiased variance, which
+    :func:`track_batch_stats` gives to other BatchNorms of the same input."""
+    if bn.affine or not bn.training:
+        raise ValueError("batch_norm_in_training takes a non-affine BatchNorm in training mode")
+    momentum = _count_batch(bn)
+    keep = bn.track_running_stats
+    out, mean, invstd = torch.native_batch_norm(
+        x,
+        None,
+        None,
+        bn.running_mean if keep else None,
+        bn.running_var if keep else None,
+        True,
+        momentum,
+        bn.eps,
+    )
+    n = x.numel() // x.shape[1]
+    var = (invstd.detach().pow(-2) - bn.eps) * (n / max(n - 1, 1))
+    return out, mean.detach(), var
+
+
+def track_batch_stats(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor) -> None:
+    """Updates ``bn``'s running statistics and batch count as a training forward of a batch
+    with per-channel ``mean`` and unbiased ``var`` would, without normalizing anything (for a
+    BatchNorm whose output another one, on the same input, has already computed)."""
+    if not (bn.training and bn.track_running_stats) or bn.running_mean is None:
+        return
+    momentum = _count_batch(bn)
+    with torch.no_grad():
+        bn.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+        bn.running_var.mul_(1 - momentum).add_(var, alpha=momentum)
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from archai.space.ops import (
     DARTS_PRIMITIVES,
     DepthwiseConv2d,
     DilConv,
+    batch_norm_in_training,
     ends_with_plain_bn,
     is_channels_last,
     leads_with_relu,
@@ -40,6 +41,7 @@ from archai.space.ops import (
     phase_split,
     run_stages,
     scaled_batch_norm,
+    track_batch_stats,
 )
 
 MIXED = "mixed"
@@ -75,16 +77,18 @@ class MixedOpOptions:
         weight_grad_by_blocks: depthwise convolutions with 5x5 kernels take their weight
             gradient from 3x3 blocks where oneDNN's is slow on the CPU
             (:func:`~archai.space.ops.depthwise_conv`); False keeps oneDNN's everywhere.
-        scale_in_bn: a candidate that ends in a non-affine BatchNorm (every candidate but the
-            identity, ``none`` and plugin ops of their own) takes its mixing weight as that
-            BatchNorm's scale (:func:`~archai.space.ops.scaled_batch_norm`): the weight's
+        scale_in_bn: a candidate that ends in a non-affine BatchNorm (the separable and dilated
+            convolutions, the strided skip, and the pooling candidates unless
+            ``share_across_edges`` computes those once for several edges) takes its mixing weight
+            as that BatchNorm's scale (:func:`~archai.space.ops.scaled_batch_norm`): the weight's
             gradient then comes from the BatchNorm's backward kernel, and the candidate's output
             is not kept for it (less memory in the architecture pass, no product per candidate).
         share_across_edges: the edges of one cell that read the same state compute from it
             once what needs no weights of their own (:class:`SharedWork`): the shared ReLU, its
             sub-grids, and the pooling candidates with their BatchNorms (whose inputs, and so
-            statistics, are the same on every such edge: one computes them, the others take a
-            copy). A cell has 14 edges but reads 5 states.
+            batch statistics, are the same on every such edge: one normalizes, and each of the
+            others updates its running statistics from the same batch statistics). A cell of
+            four nodes has 14 edges but reads 5 states.
     """
 
     skip_none: bool = True
@@ -250,6 +254,21 @@ class ArchWeights:
         self.weights: dict[str, torch.Tensor] = {}
         self.shared = SharedWork()
 
+    def pinned(self) -> contextlib.AbstractContextManager:
+        """A context manager that, entered later, runs with the weights of now (a checkpointed
+        cell's recomputation in backward, after other forwards may have set other weights)."""
+        weights = self.weights
+
+        @contextlib.contextmanager
+        def restored() -> Iterator[None]:
+            outer, self.weights = self.weights, weights
+            try:
+                yield
+            finally:
+                self.weights = outer
+
+        return restored()
+
 
 #: Modules a candidate may consist of to be computed once for every edge reading the same
 #: state: deterministic and without weights of their own (see ``share_across_edges``).
@@ -260,10 +279,6 @@ def _shareable(stages: list) -> bool:
     return all(type(s) in _SHAREABLE for s in stages) and not any(
         p is not None for s in stages for p in s.parameters()
     )
-
-
-def _bn_modules(stages: list) -> list[nn.BatchNorm2d]:
-    return [s for s in stages if isinstance(s, nn.BatchNorm2d)]
 
 
 class MixedOp(nn.Module):
@@ -299,8 +314,6 @@ class MixedOp(nn.Module):
             if "pool" in name:  # as published: pooling is followed by a non-affine BatchNorm
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
-        self._stages = [op_stages(op) for op in self._ops]  # references to the ops' own modules
-        self._shareable = [_shareable(st) and name != "none" for name, st in zip(candidates, self._stages)]
         self.context, self.kind, self.index = context, kind, index
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -331,10 +344,11 @@ class MixedOp(nn.Module):
                 index.append(i)
 
         phased: dict[int, list[tuple[int, DilConv]]] = {}  # dilation -> the candidates run on sub-grids
-        for i, (name, op, stages) in enumerate(zip(self.candidates, self._ops, self._stages)):
+        for i, (name, op) in enumerate(zip(self.candidates, self._ops)):
             if opts.skip_none and name == "none":
                 continue
-            if self._shareable[i] and opts.share_across_edges:
+            stages = op_stages(op)  # every forward: the ops' modules as they are now
+            if opts.share_across_edges and name != "none" and _shareable(stages):
                 ys.append(self._shared_candidate(shared, name, stages, x))
                 index.append(i)
             elif opts.shared_relu and leads_with_relu(stages):
@@ -372,13 +386,23 @@ class MixedOp(nn.Module):
 
     def _shared_candidate(self, shared: SharedWork, name: str, stages: list, x: torch.Tensor) -> torch.Tensor:
         """A candidate without weights (pooling and its BatchNorm) on ``x``, computed by the first
-        edge of the cell that reads ``x``; the others copy the BatchNorm statistics it updated
-        (their inputs, and so their statistics, are the same every step)."""
-        out, first = shared.get(x, (name, self.stride), lambda: (run_stages(stages, x), stages))
-        if first is not stages:
-            for mine, theirs in zip(_bn_modules(stages), _bn_modules(first)):
-                for a, b in zip(mine.buffers(), theirs.buffers()):
-                    a.copy_(b)
+        edge of the cell that reads ``x``. Normalized by batch statistics, its output is the
+        same on every such edge, and each other edge's BatchNorm takes the batch's statistics
+        into its running ones; normalized by running statistics (eval), each edge applies its own."""
+        bn = stages[-1] if isinstance(stages[-1], nn.BatchNorm2d) else None
+        body = stages[:-1] if bn is not None else stages
+        y = shared.get(x, (name, self.stride), lambda: run_stages(body, x))
+        if bn is None:
+            return y
+        if not bn.training and bn.running_mean is not None:
+            return bn(y)
+        if not bn.training:  # eval without running statistics: batch statistics, nothing to track
+            return shared.get(x, (name, self.stride, bn.eps), lambda: bn(y))
+        first, out, mean, var = shared.get(
+            x, (name, self.stride, bn.eps), lambda: (bn, *batch_norm_in_training(bn, y))
+        )
+        if bn is not first:
+            track_batch_stats(bn, mean, var)
         return out
 
     def _weighted(
@@ -466,6 +490,7 @@ class Supernet(nn.Module):
                     not options.checkpoint_cells or i < options.checkpoint_cells
                 )
                 cell.scope = self.context.shared.scope
+                cell.recompute_context = self.context.pinned
         self.alphas = nn.ParameterDict(
             {
                 kind: nn.Parameter(alpha_init * torch.randn(n, len(candidates[kind])))
