@@ -361,11 +361,9 @@ def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) 
         raise ValueError("scaled_batch_norm takes a BatchNorm without affine parameters")
     momentum = _count_batch(bn)
     batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
-    keep_stats = not bn.training or bn.track_running_stats
     return F.batch_norm(
         x,
-        bn.running_mean if keep_stats else None,
-        bn.running_var if keep_stats else None,
+        *_running_stats(bn),
         scale.expand(x.shape[1]).contiguous(),  # the CPU kernel misreads a stride-0 weight on 1x1 maps
         None,
         batch_stats,
@@ -386,6 +384,12 @@ def _count_batch(bn: nn.BatchNorm2d) -> float:
     return momentum
 
 
+def _running_stats(bn: nn.BatchNorm2d) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The running statistics ``bn``'s forward reads or updates (none in training without tracking)."""
+    keep = not bn.training or bn.track_running_stats
+    return (bn.running_mean, bn.running_var) if keep else (None, None)
+
+
 def batch_norm_in_training(
     bn: nn.BatchNorm2d, x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -395,13 +399,11 @@ def batch_norm_in_training(
     if bn.affine or not bn.training:
         raise ValueError("batch_norm_in_training takes a non-affine BatchNorm in training mode")
     momentum = _count_batch(bn)
-    keep = bn.track_running_stats
     out, mean, invstd = torch.native_batch_norm(
         x,
         None,
         None,
-        bn.running_mean if keep else None,
-        bn.running_var if keep else None,
+        *_running_stats(bn),
         True,
         momentum,
         bn.eps,

@@ -276,9 +276,7 @@ _SHAREABLE = (nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d, nn.ReLU)
 
 
 def _shareable(stages: list) -> bool:
-    return all(type(s) in _SHAREABLE for s in stages) and not any(
-        p is not None for s in stages for p in s.parameters()
-    )
+    return all(type(s) in _SHAREABLE and next(s.parameters(), None) is None for s in stages)
 
 
 class MixedOp(nn.Module):
@@ -348,7 +346,7 @@ class MixedOp(nn.Module):
             if opts.skip_none and name == "none":
                 continue
             stages = op_stages(op)  # every forward: the ops' modules as they are now
-            if opts.share_across_edges and name != "none" and _shareable(stages):
+            if opts.share_across_edges and _shareable(stages):
                 ys.append(self._shared_candidate(shared, name, stages, x))
                 index.append(i)
             elif opts.shared_relu and leads_with_relu(stages):
