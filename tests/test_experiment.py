@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from toy_runs import ROOT, SMALL, cli, flags
+from toy_runs import ROOT, SMALL, cli, flags, kill_point
 
 from archai.common.logger import read_events
 from archai.space.model_desc import ModelDesc
@@ -114,7 +113,7 @@ def test_bad_input_is_a_clear_error_and_makes_no_run_folder(tmp_path, capsys, ar
     assert not (tmp_path / "e").exists()
 
 
-def _run(exp, extra=()):
+def _run(exp, extra=(), kill_after=None):
     # one thread each: the reference and the victim run side by side on two cores
     cmd = [
         sys.executable,
@@ -130,20 +129,20 @@ def _run(exp, extra=()):
         "1",
         *extra,
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env, plugin = kill_point(kill_after) if kill_after else (dict(os.environ), [])
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.Popen(
+        [*cmd, *plugin], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
     ref = _run(tmp_path / "ref")
-    victim = _run(tmp_path / "killed")
-    ckpt = tmp_path / "killed" / "darts" / "search" / "supernet.pt"
-    deadline = time.time() + 240
-    while not ckpt.exists() and time.time() < deadline and victim.poll() is None:
-        time.sleep(0.2)
-    assert ckpt.exists(), victim.communicate()[1][-2000:]
-    os.kill(victim.pid, signal.SIGKILL)  # mid-search: epoch 1 of 3 checkpointed
-    victim.wait()
+    # SIGKILL the moment the supernet's first checkpoint is written: mid-search, epoch 1 of 3
+    victim = _run(tmp_path / "killed", kill_after="killed/darts/search/supernet.pt")
+    _, err = victim.communicate(timeout=400)
+    assert victim.returncode == -signal.SIGKILL, err[-2000:]
+    assert (tmp_path / "killed" / "darts" / "search" / "supernet.pt").exists()
     assert not (tmp_path / "killed" / "darts" / "search_result.json").exists()
     resumed = _run(tmp_path / "killed", ["--resume"])
     out_r, err_r = resumed.communicate(timeout=400)

@@ -8,68 +8,26 @@ the way out (exit 2). Each test damages a real run folder of a tiny toy run.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from toy_runs import PETRIDISH_SMALL, ROOT, SMALL, cli, flags, model_info
+from toy_runs import (
+    TINY,
+    candidate_metrics,
+    copy_run,
+    cut_in_half,
+    model_info,
+    recovered,
+    run,
+    run_killed,
+    unfinish,
+)
 
 from archai.common.logger import read_events
-
-TINY_SETTINGS = {
-    **SMALL,
-    "loader.train_limit": 320,
-    "loader.test_limit": 128,
-    "common.num_threads": 1,
-    "algos.random.n_samples": 3,
-    "algos.random.jobs_per_round": 1,
-    **PETRIDISH_SMALL,
-}
-TINY = flags(TINY_SETTINGS)
-
-
-def run(algo, exp, *extra, settings=TINY):
-    return cli.main(["--algos", algo, "--exp-dir", str(exp), *settings, *extra])
-
-
-def cut_in_half(path: Path) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-def unfinish(run_dir: Path) -> None:
-    """What an interrupted run looks like to --resume: no summary, no search result."""
-    for name in ("summary.json", "search_result.json"):
-        (run_dir / name).unlink(missing_ok=True)
-
-
-def recovered(run_dir: Path) -> list[str]:
-    return [n for e in read_events(run_dir) if e["kind"] == "recovered" for n in e["fields"]["notes"]]
-
-
-def candidate_metrics(run_dir: Path) -> dict:
-    data = json.loads((run_dir / "search_result.json").read_text())
-    return {c["id"]: (c["metrics"].get("val_top1"), c["metrics"].get("failed")) for c in data["candidates"]}
-
-
-@pytest.fixture(scope="module")
-def random_run(tmp_path_factory):
-    """A finished tiny random run, copied by each test that damages it."""
-    exp = tmp_path_factory.mktemp("random") / "exp"
-    assert run("random", exp) == 0
-    return exp
-
-
-def copy_run(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    (dst / ".archai.lock").unlink(missing_ok=True)
-    return dst
-
 
 # ---------------------------------------------------------------- row 1: damaged job files
 
@@ -302,31 +260,23 @@ def test_an_error_after_the_search_is_in_the_event_log(tmp_path, monkeypatch):
 
 def test_resume_sums_search_time_and_logs_each_candidate_once(tmp_path):
     exp = tmp_path / "exp"
-    # six samples: the kill after the second lands while four are still to train, never after the end
-    settings = flags({**TINY_SETTINGS, "algos.random.n_samples": 6})
-    cmd = [sys.executable, str(ROOT / "scripts" / "main.py"), "--algos", "random", "--exp-dir", str(exp)]
-    victim = subprocess.Popen([*cmd, *settings], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    first = exp / "random" / "jobs" / "sample_001" / "result.json"
-    deadline = time.time() + 300
     timing = exp / "random" / "timing.json"
-    while not (first.exists() and timing.exists()) and time.time() < deadline and victim.poll() is None:
-        time.sleep(0.1)
-    victim.kill()
-    victim.wait()
-    assert first.exists() and not (exp / "random" / "search_result.json").exists()
+    # killed the moment sample_001's result is written (and the search's time has been saved)
+    killed = run_killed("random", exp, "jobs/sample_001/result.json", wait_for=timing)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert not (exp / "random" / "jobs" / "sample_002").exists()
+    assert not (exp / "random" / "search_result.json").exists()
     saved = json.loads(timing.read_text())["search_seconds"]  # the killed session's time is kept
     assert saved > 0
-    assert run("random", exp, "--resume", settings=settings) == 0
+    assert run("random", exp, "--resume") == 0
     events = read_events(exp / "random")
-    this_session = [e["fields"]["seconds"] for e in events if e["kind"] == "end" and e["scope"] == "search"][
-        -1
-    ]
+    [this_session] = [e["fields"]["session_seconds"] for e in events if e["kind"] == "timing"]
     summary = json.loads((exp / "random" / "summary.json").read_text())
-    assert summary["search_seconds"] >= saved + this_session - 0.05  # both sessions count
+    assert summary["search_seconds"] == pytest.approx(saved + this_session, abs=2e-3)  # both sessions count
     fresh = [
         e["fields"]["id"] for e in events if e["kind"] == "candidate" and not e["fields"].get("replayed")
     ]
-    assert sorted(fresh) == [f"sample_{i:03d}" for i in range(6)]
+    assert sorted(fresh) == [f"sample_{i:03d}" for i in range(3)]
 
 
 # ---------------------------------------------------------------- row 9: movable folders

@@ -96,12 +96,19 @@ def test_job_logger_level_shows_progress_not_metrics(tmp_path, capsys):
     assert "progress job step 2/2" in err and "a warning" in err and "train/loss" not in err
 
 
-def test_progress_interval_runs_across_loops(tmp_path):
+def test_progress_interval_runs_across_loops(tmp_path, monkeypatch):
     # epochs shorter than the interval are still reported: the clock is the logger's, not the loop's
     import time
+    import types
 
+    import archai.common.logger as logger_module
+
+    # a stopped clock: the outcome cannot depend on how fast this machine runs the loops
+    clock = types.SimpleNamespace(time=time.time, strftime=time.strftime, localtime=time.localtime)
+    clock.monotonic = lambda: 1000.0
+    monkeypatch.setattr(logger_module, "time", clock)
     log = RunLogger(tmp_path, console=False, tensorboard=False, progress=False)
-    log.last_progress = time.monotonic() - 100  # the last line was written 100 s ago
+    log.last_progress = 900.0  # the last line was written 100 s ago
     for epoch in range(2):
         list(log.progress(range(3), total=3, desc=f"epoch {epoch + 1}/2", every_s=50))
     log.close()

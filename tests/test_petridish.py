@@ -6,11 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
-from toy_runs import PETRIDISH_SMALL, ROOT, flags
+from toy_runs import PETRIDISH_SMALL, ROOT, flags, kill_point
 
 from archai.algos.petridish.space import (
     SeedBuilder,
@@ -150,7 +149,7 @@ SMALL = flags(
 )
 
 
-def _main(exp, extra=(), threads=None):
+def _main(exp, extra=(), threads=None, kill_after=None):
     cmd = [
         sys.executable,
         str(ROOT / "scripts" / "main.py"),
@@ -161,11 +160,13 @@ def _main(exp, extra=(), threads=None):
         *SMALL,
         *extra,
     ]
-    env = dict(os.environ)
+    env, plugin = kill_point(kill_after) if kill_after else (dict(os.environ), [])
     if threads:
         cmd += ["--common.num_threads", str(threads)]
         env["OMP_NUM_THREADS"] = str(threads)
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [*cmd, *plugin], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def _pool(exp):
@@ -177,14 +178,13 @@ def _pool(exp):
 
 def test_petridish_end_to_end_kill_and_resume(tmp_path):
     ref = _main(tmp_path / "ref", threads=1)
-    victim = _main(tmp_path / "killed", threads=1)
-    state = tmp_path / "killed" / "petridish" / "search" / "petridish.json"
-    deadline = time.time() + 300
-    while not state.exists() and time.time() < deadline and victim.poll() is None:
-        time.sleep(0.2)
-    assert state.exists(), victim.communicate()[1][-2000:]
-    os.kill(victim.pid, signal.SIGKILL)  # after the seeds, during the first round
-    victim.wait()
+    # SIGKILL after the seeds, mid-round: the moment the first candidate job has finished
+    victim = _main(
+        tmp_path / "killed", threads=1, kill_after="killed/petridish/jobs/child_000_candidates/result.json"
+    )
+    _, err = victim.communicate(timeout=600)
+    assert victim.returncode == -signal.SIGKILL, err[-2000:]
+    assert (tmp_path / "killed" / "petridish" / "search" / "petridish.json").exists()
     resumed = _main(tmp_path / "killed", ["--resume"], threads=1)
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-3000:]

@@ -48,8 +48,14 @@ class SavedStopwatch:
         return data if isinstance(data, dict) else {}
 
     @property
+    def session_seconds(self) -> float:
+        """The time spent inside ``with`` in this session alone."""
+        return (self._end or time.monotonic()) - self._start
+
+    @property
     def seconds(self) -> float:
-        return self._prior + (self._end or time.monotonic()) - self._start
+        """Earlier sessions' total plus :attr:`session_seconds`."""
+        return self._prior + self.session_seconds
 
     def save(self) -> None:
         with self._lock:
