@@ -14,6 +14,10 @@ Example:
     archai.common.errors.DamagedStateError: cannot read .../result.json (...); delete it
     >>> set_aside(p).name
     'result.json.damaged'
+    >>> inside(p.parent, "../../etc/passwd", source=p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    archai.common.errors.DamagedStateError: cannot read .../result.json (it names ../../etc/passwd, outside ...
 """
 
 from __future__ import annotations
@@ -81,3 +85,19 @@ def read_state(path: str | Path, notes: list[str] | None, then: str) -> Any:
         if notes is not None:
             notes.append(f"{path} could not be read ({e.reason}); kept as {moved.name}, {then}")
         return None
+
+
+def inside(folder: str | Path, stored: str | Path, *, source: str | Path) -> Path:
+    """``folder / stored`` for a path read from a state file (``source``) of a run folder. A path
+    that resolves outside ``folder`` (``../``, an absolute path elsewhere, a link out) raises
+    :class:`DamagedStateError`: a run folder only ever points into itself, so such a path means
+    the file was edited or damaged, and nothing outside is read or written."""
+    root = Path(folder).resolve()
+    path = (Path(folder) / stored).resolve()
+    if not path.is_relative_to(root):
+        raise DamagedStateError(
+            source,
+            "restore it, or rerun in a new --exp-dir",
+            f"it names {stored}, outside the run folder {folder}",
+        )
+    return Path(folder) / stored

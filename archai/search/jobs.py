@@ -9,19 +9,29 @@ Damaged state never turns a finished job into a failure: a ``result.json``, ``ch
 or ``weights.pt`` that cannot be read is set aside as ``NAME.damaged`` and the job is trained
 again from its inputs (from its last readable checkpoint, else from the start). The returned
 metrics then carry ``recovered``: what was damaged and what was done, which the run logs.
+
+A job folder belongs to one set of inputs: ``inputs.json``, written when the job first starts,
+holds their fingerprint (:func:`job_inputs`: the description's digest, data, loader and trainer
+settings, seed, warm-start file, thread count). A later job in the same folder with other
+inputs (an edited candidate file or config) is refused with :class:`StaleJobError`, so a
+checkpoint or result made from other inputs is never reused, and never overwritten.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from archai.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from archai.common.device import resolve_device
+from archai.common.errors import UserError
 from archai.common.jsonio import json_safe, read_state, set_aside, write_json
 from archai.common.logger import RunLogger
 from archai.common.seeding import seed_everything
@@ -62,6 +72,95 @@ def warm_start(model: torch.nn.Module, weights_path: str | Path) -> list[str]:
     own.update(copied)
     model.load_state_dict(own)
     return [k for k in own if k not in copied]
+
+
+class StaleJobError(UserError):
+    """A job folder holds work made from other inputs than the job now asks for."""
+
+
+#: fields of a job that say where or how visibly it runs, not what it computes
+_NOT_INPUTS = frozenset({"name", "job_dir", "device", "console"})
+#: keys of a job's config sections that change nothing it computes
+_RUNTIME_KEYS = {
+    "dataset": frozenset({"dataroot", "download"}),  # where the (checksummed) files live
+    "loader": frozenset({"num_workers", "pin_memory"}),
+    "trainer": frozenset({"log_every_steps", "progress_every_s"}),
+}
+#: fields holding a path into the run folder: compared by their last two parts (folders move)
+_PATH_FIELDS = frozenset({"init_weights", "parent_weights"})
+
+
+def job_inputs(job_data: dict) -> dict:
+    """What a job's result depends on, as plain data: every field of the job (a
+    :class:`TrainJob` or another job dataclass, as a dict) but those in ``_NOT_INPUTS`` and
+    the runtime keys of its sections; descriptions as their digest, run-folder paths by
+    their last two parts.
+
+    Example:
+        >>> job = {"name": "a", "job_dir": "/x/jobs/a", "seed": 1, "init_weights": "/x/jobs/p/weights.pt",
+        ...        "trainer": {"epochs": 3, "log_every_steps": 50}}
+        >>> job_inputs(job)
+        {'init_weights': 'p/weights.pt', 'seed': 1, 'trainer': {'epochs': 3}}
+    """
+    out: dict = {}
+    for key, value in sorted(job_data.items()):
+        if key in _NOT_INPUTS:
+            continue
+        if isinstance(value, dict) and "cells" in value:
+            value = {"digest": ModelDesc.from_data(value).digest()}
+        elif key in _RUNTIME_KEYS and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in _RUNTIME_KEYS[key]}
+        elif key in _PATH_FIELDS and value:
+            value = "/".join(Path(value).parts[-2:])
+        out[key] = value
+    return json_safe(out)
+
+
+def fingerprint(inputs: dict) -> str:
+    """A short hash of :func:`job_inputs`."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else k))
+    return out
+
+
+def claim_job_dir(job_dir: str | Path, job_data: dict, notes: list[str] | None = None) -> None:
+    """Makes sure ``job_dir`` holds nothing made from other inputs than ``job_data``'s; the
+    first job to run there records its inputs (``inputs.json``).
+
+    A folder whose ``inputs.json`` names other inputs raises :class:`StaleJobError` with the
+    first differences (its work is kept). One whose ``inputs.json`` cannot be read, or that
+    holds work but no ``inputs.json`` (made before fingerprints), cannot be vouched for: its
+    result and checkpoint are set aside and the job trains again (noted)."""
+    job_dir = Path(job_dir)
+    path = job_dir / "inputs.json"
+    inputs = job_inputs(job_data)
+    saved = read_state(path, notes, "the job trains again from its inputs")
+    if saved is not None:
+        if saved.get("fingerprint") == fingerprint(inputs):
+            return
+        before, now = _flat(saved.get("inputs") or {}), _flat(inputs)
+        keys = sorted(set(before) | set(now))
+        changed = [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in keys if before.get(k) != now.get(k)]
+        raise StaleJobError(
+            f"{job_dir} holds work made from other inputs than this run now gives it "
+            f"({'; '.join(changed[:4]) or 'fingerprint differs'}): a candidate file or config.yaml was "
+            f"edited, or the folder was copied from another run. Its work is kept: resume with the "
+            f"inputs it was made with, delete {job_dir.name} to train it again, or use another --exp-dir"
+        )
+    unvouched = [n for n in ("result.json", "checkpoint.pt") if (job_dir / n).is_file()]
+    for name in unvouched:
+        moved = set_aside(job_dir / name)
+        _note(
+            notes, f"{job_dir / name} has no record of its inputs; kept as {moved.name}, the job trains again"
+        )
+    write_json(path, {"fingerprint": fingerprint(inputs), "inputs": inputs})
 
 
 def finished_result(
@@ -134,6 +233,7 @@ def run_train_job(job_data: dict) -> dict:
     job = TrainJob(**job_data)
     job_dir = Path(job.job_dir)
     notes: list[str] = []
+    claim_job_dir(job_dir, job_data, notes)
     needs = ["weights.pt"] if job.save_weights else []
     if (done := finished_result(job_dir, notes, needs)) is not None:
         return done

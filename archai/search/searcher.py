@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader
 
 from archai.common.config import Config, ConfigError
 from archai.common.device import resolve_device
-from archai.common.jsonio import write_json
+from archai.common.errors import DamagedStateError
+from archai.common.jsonio import inside, write_json
 from archai.common.logger import RunLogger
 from archai.common.registry import Registry
 from archai.common.seeding import derive_seed
@@ -72,7 +73,8 @@ class SearchResult:
         entries = []
         for c in self.candidates:
             path = c.desc.save(folder / "candidates" / f"{c.id}.yaml")
-            entries.append({"id": c.id, "desc": str(path.relative_to(folder)), "metrics": c.metrics})
+            desc = str(path.relative_to(folder))
+            entries.append({"id": c.id, "desc": desc, "digest": c.desc.digest(), "metrics": c.metrics})
         return write_json(folder / "search_result.json", {"candidates": entries, "final": self.final})
 
     @classmethod
@@ -84,9 +86,19 @@ class SearchResult:
     def from_data(cls, folder: str | Path, data: dict) -> SearchResult:
         """The result from the parsed ``search_result.json`` of ``folder``."""
         folder = Path(folder)
-        cands = [
-            Candidate(e["id"], ModelDesc.load(folder / e["desc"]), e["metrics"]) for e in data["candidates"]
-        ]
+        source = folder / "search_result.json"
+        cands = []
+        for e in data["candidates"]:
+            path = inside(folder, e["desc"], source=source)
+            desc = ModelDesc.load(path)
+            if e.get("digest", desc.digest()) != desc.digest():  # results older than digests: trusted
+                raise DamagedStateError(
+                    path,
+                    "restore it (or delete search_result.json to search again), or use another --exp-dir",
+                    f"its architecture was changed after the search: {source.name} recorded digest "
+                    f"{e['digest']} for {e['id']}, the file now has {desc.digest()}",
+                )
+            cands.append(Candidate(e["id"], desc, e["metrics"]))
         return cls(cands, data["final"])
 
 

@@ -10,7 +10,7 @@ from archai.common.checkpoint import save_checkpoint
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
 from archai.datasets import build_loaders
-from archai.search.jobs import finished_result, prepare_job, warm_start, with_notes
+from archai.search.jobs import claim_job_dir, finished_result, prepare_job, warm_start, with_notes
 from archai.search.trainer import Trainer, TrainerHook
 from archai.space.model import build_model
 from archai.space.model_desc import ModelDesc
@@ -58,6 +58,7 @@ def run_candidate_job(job_data: dict) -> dict:
     job = CandidateJob(**job_data)
     job_dir = Path(job.job_dir)
     notes: list[str] = []
+    claim_job_dir(job_dir, job_data, notes)
     done = finished_result(job_dir, notes, needs=["child_init.pt"])
     if done is not None and (job_dir / "child_desc.yaml").is_file():
         return done

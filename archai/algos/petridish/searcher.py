@@ -19,7 +19,7 @@ from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
 from archai.algos.petridish.space import SeedBuilder
 from archai.common.checks import Each, OneOf
 from archai.common.errors import DamagedStateError
-from archai.common.jsonio import read_state, set_aside, write_json
+from archai.common.jsonio import inside, read_state, set_aside, write_json
 from archai.common.seeding import derive_seed
 from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.search.jobs import TrainJob, readable_checkpoint, run_train_job
@@ -93,12 +93,9 @@ class PetridishSearcher(Searcher):
         return state
 
     def _path(self, stored: str) -> Path:
-        """A path stored in the state: relative to the run folder (older states stored absolute
-        paths or paths relative to the working folder; those are used as they are)."""
-        path = self.ctx.run_dir / stored
-        if not Path(stored).is_absolute() and not path.exists() and Path(stored).exists():
-            return Path(stored)
-        return path
+        """A path stored in the state, relative to the run folder; one that leads outside it
+        is refused (:func:`~archai.common.jsonio.inside`)."""
+        return inside(self.ctx.run_dir, stored, source=self.state_path)
 
     # ------------------------------------------------------------------ jobs
 
