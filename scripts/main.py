@@ -15,7 +15,7 @@ import sys
 import traceback
 
 import archai.plugins
-from archai.common.errors import UserError
+from archai.common.errors import StorageError, UserError, is_storage_error
 from archai.search.experiment import ExperimentOptions, format_table, run_experiment
 
 
@@ -60,8 +60,21 @@ def main(argv: list[str] | None = None) -> int:
             plugins=plugins,
         )
         summaries = run_experiment(opts)
-    except UserError as e:  # bad input or damaged state: one line that says what to do
-        # (anything else is a bug: its traceback is printed, and logged in the run's events.jsonl)
+    except KeyboardInterrupt:  # Ctrl-C: finished work is on disk, and resume is exact
+        if args.debug:
+            traceback.print_exc()
+        print(
+            "main.py: interrupted; finished work is kept: run the same command with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    except (UserError, OSError) as e:  # bad input, damaged state, a full or read-only disk:
+        # one line that says what to do (anything else is a bug: its traceback is printed, and
+        # logged in the run's events.jsonl)
+        if not isinstance(e, UserError):
+            if not is_storage_error(e):
+                raise
+            e = StorageError.of(e)
         if args.debug:
             traceback.print_exc()
         print(f"main.py: error: {' '.join(str(e).split())}", file=sys.stderr)

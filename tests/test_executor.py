@@ -1,9 +1,11 @@
 """Executors: in-process and Ray give the same results; failures carry tracebacks and are retried."""
 
+import errno
 import math
 
 import pytest
 
+from archai.common.errors import StorageError, UnknownNameError
 from archai.search.executor import JobFailedError, LocalExecutor, make_executor
 from archai.search.jobs import TrainJob, run_train_job
 from archai.search.trainer import trainer_conf
@@ -47,6 +49,28 @@ def test_local_retries_then_succeeds_or_reports():
     )
     with pytest.raises(JobFailedError, match="job job failed after 2"):
         bad.unwrap()
+
+
+@pytest.mark.parametrize(
+    "error,raised",
+    [
+        (UnknownNameError("unknown op 'conv9'"), UnknownNameError),
+        (OSError(errno.ENOSPC, "No space left on device", "ckpt.pt"), StorageError),
+        (OSError(errno.EROFS, "Read-only file system", "ckpt.pt"), StorageError),
+    ],
+)
+def test_user_errors_and_storage_faults_are_raised_at_once_not_retried(error, raised):
+    calls = []
+
+    def job():
+        calls.append(1)
+        raise error
+
+    with pytest.raises(raised):
+        LocalExecutor(max_retries=3).map(job, [()])
+    assert calls == [1]
+    [other] = LocalExecutor(max_retries=1).map(Flaky(5), [(1,)])  # any other error: retried, data
+    assert not other.ok and other.attempts == 2
 
 
 def jobs(tmp_path, tag):
@@ -144,8 +168,6 @@ def plugin_double(C, stride, affine):
 
 def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path, monkeypatch):
     pytest.importorskip("ray")
-    import time
-
     from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 
     (tmp_path / "plugin_mod").mkdir()
@@ -168,11 +190,30 @@ def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path,
     conf = {"kind": "ray", "ray_address": None, "num_cpus": 2, "cpus_per_job": 1.0}
     conf.update(gpus_per_job=0.0, max_retries=0)
     with make_executor(conf) as ex:  # fresh workers that were not told about the plugin
-        [without] = ex.map(run_train_job, [job("without")], names=["without"])
+        # a user error in a job (here: an op its worker does not know) is not retried and not
+        # turned into a failed result: it stops the caller with the job's own message
+        with pytest.raises(UnknownNameError, match="unknown op 'plugin_double'"):
+            ex.map(run_train_job, [job("without")], names=["without"])
         ex.plugins = plugins
-        slow, fast = ex.submit(time.sleep, (3,), name="slow"), ex.submit(time.sleep, (0,), name="fast")
-        assert [h.name for h in ex.as_completed([slow, fast])] == ["fast", "slow"]
+        # "slow" cannot finish before the gate opens, and the gate opens only once a job has
+        # come back: finish order, not a time margin, decides what as_completed must yield
+        gate = tmp_path / "gate"
+
+        def wait_for_gate(path):
+            import os
+            import time
+
+            while not os.path.exists(path):
+                time.sleep(0.05)
+            return "slow"
+
+        slow = ex.submit(wait_for_gate, (str(gate),), name="slow")
+        fast = ex.submit(str, ("fast",), name="fast")
+        order = []
+        for h in ex.as_completed([slow, fast]):
+            order.append(h.name)
+            gate.touch()
+        assert order == ["fast", "slow"]
         [with_plugin] = ex.map(run_train_job, [job("with")], names=["with"])
     assert with_plugin.ok, with_plugin.error
     assert with_plugin.value["params"] > 0 and 0 <= with_plugin.value["test_top1"] <= 1
-    assert not without.ok and "unknown op 'plugin_double'" in without.error

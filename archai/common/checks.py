@@ -13,6 +13,10 @@ Example:
     Traceback (most recent call last):
     ...
     archai.common.config.ConfigError: eval.trainer.epochs: -1 is not allowed; it must be an integer >= 1
+    >>> check_values({"trainer": {"lr": float("inf")}}, rules)
+    Traceback (most recent call last):
+    ...
+    archai.common.config.ConfigError: trainer.lr: inf is not allowed; it must be a finite number
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class Range:
     def ok(self, value: Any) -> bool:
         if value is None:
             return self.allow_none
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         if self.integer and not float(value).is_integer():
             return False
@@ -117,9 +121,19 @@ def _hint(rule: Rule, value: Any) -> str:
     return ""
 
 
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def check_values(conf: Mapping, rules: Sequence[tuple[str, Rule]]) -> None:
-    """Raises :class:`ConfigError` for the first key of ``conf`` that a matching rule rejects."""
+    """Raises :class:`ConfigError` for the first key of ``conf`` that a matching rule rejects.
+    A non-finite number (``.inf``, ``.nan``) is refused under every key, ruled or not: no
+    setting means "unbounded" by infinity (budgets use 0 for that)."""
     for path, value in _leaves(conf):
+        if _non_finite(value):
+            raise ConfigError(f"{path}: {value!r} is not allowed; it must be a finite number")
         for pattern, rule in rules:
             if fnmatchcase(path, pattern) and not rule.ok(value):
                 hint = _hint(rule, value)

@@ -11,11 +11,18 @@ Example:
     'cannot read runs/toy/random/summary.json; delete it and pass --resume'
     >>> isinstance(UnknownNameError("unknown op 'conv9'"), KeyError)
     True
+    >>> full = OSError(errno.ENOSPC, "No space left on device", "runs/x/ckpt.pt")
+    >>> print(StorageError.of(full))  # doctest: +ELLIPSIS
+    no space left on device writing runs/x/ckpt.pt; free some space (...), then run the same command with --resume: ...
 """
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+
+#: errors of the storage, not of the work: retrying a job cannot help, and the user must act
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 class UserError(Exception):
@@ -45,3 +52,26 @@ class DamagedStateError(UserError):
         self.reason = reason
         why = f" ({reason})" if reason else ""
         super().__init__(f"cannot read {path}{why}; {way_out}")
+
+
+class StorageError(UserError, OSError):
+    """The disk is full or read-only: no job can succeed until the user frees space or moves
+    the run. Not retried; reported as one line naming the file."""
+
+    @classmethod
+    def of(cls, e: OSError) -> StorageError:
+        where = f" writing {e.filename}" if e.filename else ""
+        what = (e.strerror or str(e)).lower()
+        return cls(
+            e.errno,
+            f"{what}{where}; free some space (or choose another --exp-dir), then run the same "
+            f"command with --resume: finished work is kept",
+        )
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def is_storage_error(e: BaseException) -> bool:
+    """True for an ``OSError`` of a full or read-only disk (see :data:`STORAGE_ERRNOS`)."""
+    return isinstance(e, OSError) and e.errno in STORAGE_ERRNOS

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from archai.common.errors import UserError
+from archai.common.errors import UserError, is_storage_error
 
 T = TypeVar("T")
 
@@ -91,8 +91,8 @@ class RunLogger:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._recorded = _recorded_results(self.run_dir / "events.jsonl")
-            self._events = open(self.run_dir / "events.jsonl", "a", buffering=1)
-            self._console_file = open(self.run_dir / "console.log", "a", buffering=1)
+            self._events = _open_lines(self.run_dir / "events.jsonl")
+            self._console_file = _open_lines(self.run_dir / "console.log")
             if tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -116,20 +116,25 @@ class RunLogger:
             self.exception(e)
             raise
         finally:
-            self.event("end", level="debug", seconds=round(time.time() - start, 3))
+            # while an error propagates, a failed write (a full disk) must not replace it
+            with contextlib.suppress(OSError) if sys.exc_info()[0] else contextlib.nullcontext():
+                self.event("end", level="debug", seconds=round(time.time() - start, 3))
             self._scopes.pop()
 
     def exception(self, e: BaseException) -> None:
-        """Logs an exception that ends a scope or a run as an ``error`` event, once (the
-        innermost scope it passes through logs it). Anything but a :class:`UserError` carries
-        its traceback; a user error stays off the console (whoever reports it, the CLI, prints
-        it once, as one line)."""
+        """Logs an exception that ends a scope or a run as an ``error`` event (``interrupted``
+        for Ctrl-C), once (the innermost scope it passes through logs it). Anything but a
+        :class:`UserError`, Ctrl-C or a full or read-only disk carries its traceback; those stay
+        off the console (whoever reports them, the CLI, prints them once, as one line)."""
         if getattr(e, "_archai_logged", False):
             return
-        user = isinstance(e, UserError)
+        # a user error, Ctrl-C and a full or read-only disk are told to the user as one line
+        user = isinstance(e, (UserError, KeyboardInterrupt)) or is_storage_error(e)
         # the traceback goes to events.jsonl; the console gets Python's own as the error propagates
         fields = {} if user else {"raised": True, "traceback": "".join(traceback.format_exception(e))}
-        self.event("error", level="debug" if user else "error", message=f"{type(e).__name__}: {e}", **fields)
+        kind = "interrupted" if isinstance(e, KeyboardInterrupt) else "error"
+        with contextlib.suppress(OSError):  # a full disk must not hide the error being logged
+            self.event(kind, level="debug" if user else "error", message=f"{type(e).__name__}: {e}", **fields)
         with contextlib.suppress(AttributeError, TypeError):
             e._archai_logged = True  # type: ignore[attr-defined]
 
@@ -255,7 +260,8 @@ class RunLogger:
     def close(self) -> None:
         for f in (self._events, self._console_file):
             if f is not None:
-                f.close()
+                with contextlib.suppress(OSError):  # nothing is left to flush on a full disk
+                    f.close()
         self._events = self._console_file = None
         if self._tb is not None:
             self._tb.close()
@@ -320,6 +326,18 @@ class Progress(Generic[T]):
 
 def _short(value: Any) -> Any:
     return f"{value:.4g}" if isinstance(value, float) else value
+
+
+def _open_lines(path: Path):
+    """``path`` opened for appending lines. A file whose last line was cut short (a session
+    killed mid-write) first gets a newline, so the next line starts on its own."""
+    f = open(path, "a+b", buffering=0)
+    if f.tell() > 0:
+        f.seek(-1, 2)
+        if f.read(1) != b"\n":
+            f.write(b"\n")
+    f.close()
+    return open(path, "a", buffering=1)
 
 
 def _recorded_results(path: Path) -> set[tuple[str, str]]:

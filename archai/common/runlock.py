@@ -42,6 +42,10 @@ class FolderLockedError(UserError):
     """Another live process works in this folder."""
 
 
+class FolderNotWritableError(UserError):
+    """The folder is on a read-only file system or not ours to write."""
+
+
 class FolderLock:
     """Exclusive use of ``folder`` by this process (a context manager; re-entrant it is not)."""
 
@@ -50,8 +54,16 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> FolderLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            raise FolderNotWritableError(
+                f"cannot write in {self.path.parent} ({e.strerror}): a run folder must be writable "
+                f"to run or resume in it; copy it somewhere writable and pass that as --exp-dir"
+            ) from None
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from archai.datasets.idx import find_idx, read_idx
+from archai.datasets.idx import find_idx, idx_shape, read_idx
 from archai.datasets.provider import (
     DATASETS,
     DatasetCorruptError,
@@ -73,8 +73,21 @@ class _IdxProvider(DatasetProvider):
         return None
 
     def check(self, dataroot, download):
-        if self._find(self.candidate_dirs(dataroot)) is None and not download:
-            self.load(dataroot, download)  # raises the detailed not-found error
+        """Missing files raise the detailed not-found error; present ones are checked for a
+        bad magic number, a length that differs from their header and image/label counts that
+        differ (without reading the images into memory)."""
+        folder = self._find(self.candidate_dirs(dataroot))
+        if folder is None:
+            if not download:
+                self.load(dataroot, download)  # raises the detailed not-found error
+            return
+        for split, (img_stem, lbl_stem) in _IDX_STEMS.items():
+            images, labels = idx_shape(find_idx(folder, img_stem)), idx_shape(find_idx(folder, lbl_stem))
+            if images[:1] != labels[:1]:
+                raise DatasetCorruptError(
+                    f"{folder}: {split} has {images[0]} images but {labels[0]} labels; "
+                    f"replace the files with an intact copy"
+                )
 
     def load(self, dataroot, download):
         dirs = self.candidate_dirs(dataroot)

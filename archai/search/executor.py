@@ -24,11 +24,15 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
+import socket
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from archai.common.config import ConfigError
+from archai.common.errors import StorageError, UserError, is_storage_error
 from archai.common.plugins import import_plugins
 
 
@@ -59,14 +63,20 @@ def run_with_retries(
     (ok, value, traceback, attempts).
 
     Executors run this where the job runs (in-process or in a Ray worker), so failures come back
-    as data with the worker's full traceback.
+    as data with the worker's full traceback. A :class:`UserError` (bad input, damaged or changed
+    state) and a full or read-only disk (:class:`StorageError`) are raised at once instead: no
+    attempt can succeed until the user acts, and the run stops with one line that says how.
     """
     error = None
     for attempt in range(1, max_retries + 2):
         try:
             import_plugins(plugins)
             return True, fn(*args), None, attempt
-        except Exception:  # noqa: BLE001 - reported to the caller with its traceback
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported to the caller with its traceback
+            if is_storage_error(e):
+                raise StorageError.of(e) from e
             error = traceback.format_exc()
     return False, None, error, max_retries + 1
 
@@ -225,6 +235,8 @@ class RayExecutor(Executor):
         try:
             return JobResult(name, *self._ray.get(ref))
         except Exception as e:  # noqa: BLE001 - the worker died on every attempt
+            if isinstance(cause := getattr(e, "cause", None), UserError):
+                raise cause from None  # raised by the job: the user must act (see run_with_retries)
             return JobResult(name, False, error=f"{type(e).__name__}: {e}", attempts=self.max_retries + 1)
 
     def shutdown(self) -> None:
@@ -246,6 +258,40 @@ class _RayHandle(JobHandle):
 
     def _wait(self) -> JobResult:
         return self._executor._get(self.name, self._ref)
+
+
+def check_executor(conf: Mapping[str, Any], timeout_s: float = 5.0) -> None:
+    """Fails fast, before any work, on an executor that cannot start: Ray missing, or a
+    ``ray_address`` where nothing answers (``ray.init`` would retry it for minutes). Raises
+    :class:`~archai.common.config.ConfigError` naming the address.
+
+    Example:
+        >>> check_executor({"kind": "ray", "ray_address": "127.0.0.1:1"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        archai.common.config.ConfigError: executor.ray_address: nothing answers at 127.0.0.1:1 (...); ...
+    """
+    if conf["kind"] != "ray":
+        return
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError("executor.kind: ray needs Ray: pip install 'archai[ray]'")
+    address = str(conf.get("ray_address") or "")
+    if not address or address == "auto":  # a local Ray, or the one this machine's ray start made
+        return
+    host_port = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"executor.ray_address: {address!r} is not HOST:PORT or ray://HOST:PORT "
+            f"(e.g. 127.0.0.1:6379, or auto for the cluster this machine started)"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(
+            f"executor.ray_address: nothing answers at {address} ({e.strerror or e}); start the "
+            f"cluster there (ray start --head) or correct the address"
+        ) from None
 
 
 def make_executor(conf: Mapping[str, Any], plugins: Sequence[str] = ()) -> Executor:

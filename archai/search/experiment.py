@@ -11,12 +11,16 @@ stopped mid-way continues from its last checkpoint, and a finished job returns i
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from archai.common.checks import check_values
 from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
@@ -28,7 +32,7 @@ from archai.common.stopwatch import SavedStopwatch
 from archai.datasets import get_provider
 from archai.search.conf_rules import value_rules
 from archai.search.evaluator import evaluate_final
-from archai.search.executor import make_executor
+from archai.search.executor import check_executor, make_executor
 from archai.search.pareto import candidate_records, front_from_conf
 from archai.search.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
 from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
@@ -165,6 +169,34 @@ def _load_search_result(run_dir: Path, notes: list[str]) -> SearchResult | None:
     return None if data is None else SearchResult.from_data(run_dir, data)
 
 
+_DIGEST_LINE = re.compile(r"# settings digest (\w+)")
+
+
+def _settings_digest(yaml_text: str) -> str:
+    data = yaml.safe_load(yaml_text)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def save_run_config(conf: Config, path: Path) -> Path:
+    """Writes ``config.yaml`` with a first line holding the digest of its settings, so that
+    ``--resume`` can tell a file edited by hand (whose run's work was made with other settings)
+    from the one the run wrote."""
+    body = conf.to_yaml()
+    path.write_text(
+        f"# settings digest {_settings_digest(body)}: written by the run and checked on --resume; "
+        f"set other values on the command line, in a new --exp-dir\n{body}"
+    )
+    return path
+
+
+def _config_intact(path: Path) -> bool:
+    """False when ``config.yaml``'s settings differ from its digest line (no line: written
+    before digests, trusted)."""
+    text = path.read_text()
+    m = _DIGEST_LINE.match(text)
+    return m is None or m[1] == _settings_digest(text)
+
+
 def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
     """Checks what the run folder holds; returns True when the run already finished."""
     finished = (run_dir / "summary.json").is_file()
@@ -183,6 +215,12 @@ def prepare_run_dir(run_dir: Path, conf: Config, resume: bool) -> bool:
                 raise DamagedStateError(
                     saved, "restore it, or resume with a copy of the folder without it", str(e)
                 ) from None
+            if not _config_intact(saved):
+                raise RunFolderError(
+                    f"{saved} was edited after the run started (it no longer matches the digest it "
+                    f"was written with), so the work in {run_dir} was made with other settings than "
+                    f"it now holds; restore it, or run the new settings in another --exp-dir"
+                )
             changed = _diff(before, conf.to_dict())
             if changed:
                 raise RunFolderError(
@@ -219,9 +257,12 @@ def _search_and_evaluate(ctx: RunContext, notes: list[str]) -> dict[str, Any]:
         if result is not None:
             log.info("search already finished; reusing search_result.json")
         else:
-            with SavedStopwatch(timing_path, "search_seconds", notes=notes):
+            with SavedStopwatch(timing_path, "search_seconds", notes=notes) as clock:
                 result = searcher.search()
                 result.save(run_dir)
+            log.event(
+                "timing", session_seconds=round(clock.session_seconds, 3), total=round(clock.seconds, 3)
+            )
     timing = read_state(timing_path, notes, "its times are lost") or {}
     _report(log, notes)
     records = candidate_records(result, algo, run_dir)
@@ -282,7 +323,7 @@ def run_algo(algo: str, conf: Config, resume: bool, plugins: Sequence[str] = ())
     if prepare_run_dir(run_dir, conf, resume) and (done := _finished_summary(run_dir, notes)) is not None:
         return done
     _make_folder(run_dir, "run folder")
-    conf.save(run_dir / "config.yaml")
+    save_run_config(conf, run_dir / "config.yaml")
     if int(conf.common.num_threads) > 0:
         torch.set_num_threads(int(conf.common.num_threads))
     c = conf.common
@@ -332,9 +373,10 @@ def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
     for name in opts.algos:
         SEARCHERS.get(name)  # fail before any work on an unknown name
     confs = {algo: build_config(algo, opts) for algo in opts.algos}  # validate all before starting
-    for conf in confs.values():  # a missing dataset is reported before any run folder is made
-        d = conf.dataset
+    for conf in confs.values():  # a missing or damaged dataset, an executor that cannot start:
+        d = conf.dataset  # reported before any run folder is made
         get_provider(d.name).check(Path(d.dataroot) if d.dataroot else None, bool(d.download))
+        check_executor(conf.executor)
     exp_dir = Path(confs[opts.algos[0]].common.exp_dir)
     _make_folder(exp_dir, "experiment folder")
     with FolderLock(exp_dir):  # one live process per experiment folder

@@ -1,8 +1,8 @@
 """Random search: sample cells uniformly from the DARTS space, train each briefly, keep the best.
 
 Each node takes two distinct earlier states, each through an op drawn uniformly from
-``algos.random.primitives``. Samples are drawn up front from the run's seed, then trained in
-rounds through the executor (in parallel on Ray), until ``n_samples`` are done or
+``algos.random.primitives``. Samples are drawn from the run's seed a round at a time and
+trained through the executor (in parallel on Ray), until ``n_samples`` are done or
 ``max_seconds`` have passed.
 """
 
@@ -14,6 +14,7 @@ import time
 from archai.common.seeding import derive_seed
 from archai.search.conf_rules import COUNT, NON_NEGATIVE
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.space.model_desc import ModelDesc
 from archai.space.sampling import sample_desc
 
 
@@ -30,20 +31,22 @@ class RandomSearcher(Searcher):
         rng = random.Random(derive_seed(ctx.seed, "random/samples"))
         args = ctx.builder_args("search")
         prims = list(conf.primitives)
-        jobs = []
-        for i in range(int(conf.n_samples)):
+
+        def draw(i: int) -> tuple[str, ModelDesc]:
             desc = sample_desc(rng, prims, **args)
             desc.meta.update(searcher="random", sample=i)
-            jobs.append((f"sample_{i:03d}", desc))
-        start, budget = time.monotonic(), float(conf.max_seconds)
+            return f"sample_{i:03d}", desc
+
+        n, start, budget = int(conf.n_samples), time.monotonic(), float(conf.max_seconds)
         per_round = max(1, int(conf.jobs_per_round))
         candidates: list[Candidate] = []
-        for r in range(0, len(jobs), per_round):
+        # drawn a round at a time (in the same order as all at once), so a huge n_samples costs
+        # nothing up front and max_seconds applies from the first round
+        for r in range(0, n, per_round):
             if budget > 0 and time.monotonic() - start > budget:
                 self.log.info(f"time budget of {budget:.0f}s reached after {len(candidates)} samples")
                 break
-            batch = jobs[r : r + per_round]
-            candidates += ctx.train_candidates(batch)
+            candidates += ctx.train_candidates([draw(i) for i in range(r, min(r + per_round, n))])
         ok = [c for c in candidates if not c.metrics.get("failed")]
         if not ok:
             raise RuntimeError("random search: every sampled architecture failed to train; see events.jsonl")
