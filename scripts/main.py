@@ -15,7 +15,7 @@ import sys
 import traceback
 
 import archai.plugins
-from archai.common.errors import StorageError, UserError, is_storage_error
+from archai.common.errors import StorageError, UserError, storage_cause
 from archai.search.experiment import ExperimentOptions, format_table, run_experiment
 
 
@@ -68,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (UserError, OSError) as e:  # bad input, damaged state, a full or read-only disk:
-        # one line that says what to do (anything else is a bug: its traceback is printed, and
-        # logged in the run's events.jsonl)
+    except Exception as e:  # bad input, damaged state, a full or read-only disk: one line that
+        # says what to do (anything else is a bug: its traceback is printed, and logged in the
+        # run's events.jsonl)
         if not isinstance(e, UserError):
-            if not is_storage_error(e):
+            if (cause := storage_cause(e)) is None:
                 raise
-            e = StorageError.of(e)
+            e = StorageError.of(cause)
         if args.debug:
             traceback.print_exc()
         print(f"main.py: error: {' '.join(str(e).split())}", file=sys.stderr)

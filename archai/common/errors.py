@@ -72,6 +72,19 @@ class StorageError(UserError, OSError):
         return str(self.strerror)
 
 
+def storage_cause(e: BaseException) -> OSError | None:
+    """The ``OSError`` of a full or read-only disk (see :data:`STORAGE_ERRNOS`) that ``e`` is or
+    was raised from (libraries wrap it: ``torch.save`` on a full disk raises a ``RuntimeError``
+    while handling one), else None."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def is_storage_error(e: BaseException) -> bool:
-    """True for an ``OSError`` of a full or read-only disk (see :data:`STORAGE_ERRNOS`)."""
-    return isinstance(e, OSError) and e.errno in STORAGE_ERRNOS
+    """True when :func:`storage_cause` finds a full or read-only disk behind ``e``."""
+    return storage_cause(e) is not None

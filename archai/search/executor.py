@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archai.common.config import ConfigError
-from archai.common.errors import StorageError, UserError, is_storage_error
+from archai.common.errors import StorageError, UserError, storage_cause
 from archai.common.plugins import import_plugins
 
 
@@ -75,8 +75,8 @@ def run_with_retries(
         except UserError:
             raise
         except Exception as e:  # noqa: BLE001 - reported to the caller with its traceback
-            if is_storage_error(e):
-                raise StorageError.of(e) from e
+            if (cause := storage_cause(e)) is not None:
+                raise StorageError.of(cause) from e
             error = traceback.format_exc()
     return False, None, error, max_retries + 1
 
