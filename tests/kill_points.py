@@ -27,3 +27,8 @@ def _replace_then_signal(src, dst, *args, **kwargs):
 
 
 os.replace = _replace_then_signal
+if os.environ.get("ARCHAI_KILL_SIGNAL") == "INT":
+    # what a terminal's Ctrl-C meets: Python's KeyboardInterrupt handler (a process started in
+    # the background of a non-interactive shell, as CI may start the suite, inherits SIGINT
+    # ignored, and Python then installs none)
+    signal.signal(signal.SIGINT, signal.default_int_handler)

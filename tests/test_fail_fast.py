@@ -10,14 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toy_runs import candidate_metrics, copy_run, model_info, run, run_killed, unfinish
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
-
+from toy_runs import candidate_metrics, copy_run, model_info, one_line_error, run, run_killed, unfinish
 
 # ---------------------------------------------------------------- values and addresses
 

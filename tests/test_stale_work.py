@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from toy_runs import copy_run, recovered, run, unfinish
+from toy_runs import copy_run, one_line_error, recovered, run, unfinish
 
 from archai.search.jobs import StaleJobError, TrainJob, job_inputs, run_train_job
 from archai.search.trainer import trainer_conf
 from archai.space.genotypes import GENOTYPES, genotype_to_desc
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
 
 
 def mtimes(run_dir: Path) -> dict:

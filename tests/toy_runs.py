@@ -87,6 +87,13 @@ def run_killed(algo, exp, after: str, *extra, settings=TINY, wait_for=None, sign
     return subprocess.run([*cmd, *settings, *extra, *plugin], capture_output=True, text=True, env=env)
 
 
+def one_line_error(capsys) -> str:
+    """What the command printed on stderr, checked to be one line without a traceback."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
 def cut_in_half(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])

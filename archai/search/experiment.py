@@ -184,7 +184,7 @@ def save_run_config(conf: Config, path: Path) -> Path:
     body = conf.to_yaml()
     path.write_text(
         f"# settings digest {_settings_digest(body)}: written by the run and checked on --resume; "
-        f"set other values on the command line, in a new --exp-dir\n{body}"
+        f"to change a setting, pass it on the command line with a new --exp-dir\n{body}"
     )
     return path
 
