@@ -97,6 +97,7 @@ def jobs(tmp_path, tag):
                 seed=i,
                 device="cpu",
                 num_threads=1,
+                test=True,  # as the final evaluation's jobs
             ).as_args()
         )
     return out
@@ -174,9 +175,9 @@ def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path,
     (tmp_path / "plugin_mod" / "archai_test_plugin.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path / "plugin_mod"))  # this process
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "plugin_mod"))  # the Ray workers it starts
-    import archai.plugins
+    from archai.common.plugins import load_plugins
 
-    plugins = archai.plugins.load(["archai_test_plugin"], installed=False)
+    plugins = load_plugins(["archai_test_plugin"], installed=False)
     node = NodeDesc([EdgeDesc(OpDesc("plugin_double"), 0), EdgeDesc(OpDesc("skip_connect"), 1)])
     cells = [CellDesc(k, 4, [node], [2]) for k in ("normal", "reduction", "normal")]
     desc = ModelDesc(cells, in_channels=1, image_size=28, init_channels=4, stem_multiplier=1)
@@ -216,4 +217,4 @@ def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path,
         assert order == ["fast", "slow"]
         [with_plugin] = ex.map(run_train_job, [job("with")], names=["with"])
     assert with_plugin.ok, with_plugin.error
-    assert with_plugin.value["params"] > 0 and 0 <= with_plugin.value["test_top1"] <= 1
+    assert with_plugin.value["params"] > 0 and 0 <= with_plugin.value["val_top1"] <= 1

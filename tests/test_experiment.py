@@ -61,6 +61,10 @@ def test_darts_random_enas_end_to_end(tmp_path, capsys):
         results = json.loads((run / "search_result.json").read_text())
         logged = {e["fields"]["id"] for e in read_events(run) if e["kind"] == "candidate"}
         assert logged == {c["id"] for c in results["candidates"]}  # every candidate is in the event log
+        # the search never saw the test split: only the final training measured it
+        seen = {k for c in results["candidates"] for k in c["metrics"]}
+        seen |= {k for e in read_events(run) if e["kind"] == "candidate" for k in e.get("data", {})}
+        assert "val_top1" in seen and not [k for k in seen if k.startswith("test")], seen
     darts = exp / "darts"
     assert (darts / "search" / "supernet.pt").is_file() and (darts / "alphas.png").is_file()
     assert summary[0]["genotype"].startswith("Genotype(")
@@ -155,3 +159,31 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
     assert (a["val_top1"], a["test_top1"], a["params"]) == (b["val_top1"], b["test_top1"], b["params"])
     events = read_events(tmp_path / "killed" / "darts")
     assert any("resumed from" in str(e["fields"].get("message", "")) for e in events)
+
+
+def test_the_test_split_is_built_for_the_final_training_alone(tmp_path, monkeypatch):
+    """No loader over the test split exists during a search, in jobs (random) or in-process
+    (DARTS); each final training builds one."""
+    import archai.search.jobs as jobs
+    import archai.search.searcher as searcher
+
+    built = []
+
+    def recording(where, real):
+        def build(*args, **kwargs):
+            loaders = real(*args, **kwargs)
+            built.append((where, loaders.test is not None))
+            return loaders
+
+        return build
+
+    monkeypatch.setattr(jobs, "build_loaders", recording("job", jobs.build_loaders))
+    monkeypatch.setattr(searcher, "build_loaders", recording("search", searcher.build_loaders))
+    for algo in ("random", "darts"):
+        built.clear()
+        assert cli.main(["--algos", algo, "--exp-dir", str(tmp_path / algo), *SMALL]) == 0
+        *search, final = built
+        assert search and not any(test for _, test in search), (algo, search)
+        assert final == ("job", True)
+        summary = json.loads((tmp_path / algo / "summary.json").read_text())[0]
+        assert summary["test_top1"] is not None

@@ -324,7 +324,7 @@ def test_thread_count_is_recorded_and_set_by_every_job(random_run, tmp_path):
     ctx = RunContext(conf, "random", tmp_path, None)
     jobs = []
     for where in ("here", "there"):
-        job = ctx.train_job(where, desc, "search")
+        job = ctx.train_job(where, desc, "search", test=True)
         job.trainer = {**job.trainer, "log_every_steps": 0, "progress_every_s": 0.0}
         jobs.append(job)
     here = run_train_job(jobs[0].as_args()[0])

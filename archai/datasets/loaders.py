@@ -16,12 +16,13 @@ from archai.datasets.transforms import folder_transforms, tensor_transforms
 
 @dataclass
 class DataLoaders:
-    """The loaders of one protocol. ``val`` is ``None`` when no training data is held out."""
+    """The loaders of one protocol. ``val`` is ``None`` when no training data is held out;
+    ``test`` is ``None`` when it was not asked for (searches never see the test split)."""
 
     info: DatasetInfo
     train: DataLoader
     val: DataLoader | None
-    test: DataLoader
+    test: DataLoader | None
 
 
 class _TransformedSubset(Dataset):
@@ -52,7 +53,12 @@ def _limit(indices: torch.Tensor, limit: int) -> torch.Tensor:
 
 
 def build_loaders(
-    dataset_conf: Mapping[str, Any], loader_conf: Mapping[str, Any], *, seed: int, device: str = "cpu"
+    dataset_conf: Mapping[str, Any],
+    loader_conf: Mapping[str, Any],
+    *,
+    seed: int,
+    device: str = "cpu",
+    with_test: bool = True,
 ) -> DataLoaders:
     """Builds the loaders of one protocol.
 
@@ -61,6 +67,7 @@ def build_loaders(
     ``train_limit``/``test_limit`` (0 = all), ``augment``, ``cutout``, ``num_workers``,
     ``pin_memory``. The split and the shuffling order are fixed by ``seed``; the trainer reseeds
     the train loader's generator every epoch so a resumed run sees the same batches.
+    ``with_test=False`` builds no test loader (``test`` is ``None``): what a search gets.
 
     Example:
         >>> loaders = build_loaders({"name": "fashion_mnist_mini", "dataroot": None, "download": False},
@@ -106,5 +113,5 @@ def build_loaders(
     )
     eval_bs = int(loader_conf["eval_batch_size"])
     val = DataLoader(view(train_raw, val_idx, t_eval), batch_size=eval_bs, **common) if len(val_idx) else None
-    test = DataLoader(view(test_raw, test_idx, t_eval), batch_size=eval_bs, **common)
+    test = DataLoader(view(test_raw, test_idx, t_eval), batch_size=eval_bs, **common) if with_test else None
     return DataLoaders(provider.info, train, val, test)

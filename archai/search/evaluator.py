@@ -34,7 +34,8 @@ def evaluate_final(ctx: RunContext, result: SearchResult) -> list[EvalOutcome]:
     """Trains the first ``eval.final_descs`` of ``result.final`` through the executor."""
     chosen = result.final[: max(1, int(ctx.conf.eval.final_descs))]
     descs = [eval_desc(ctx, result.get(cid).desc) for cid in chosen]
-    jobs = [ctx.train_job(f"eval_{cid}", d, "eval").as_args() for cid, d in zip(chosen, descs)]
+    # the only jobs that measure the test split
+    jobs = [ctx.train_job(f"eval_{cid}", d, "eval", test=True).as_args() for cid, d in zip(chosen, descs)]
     outcomes = []
     for cid, desc, res in zip(
         chosen, descs, ctx.run_jobs(run_train_job, jobs, names=[f"eval_{c}" for c in chosen])

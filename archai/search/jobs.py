@@ -56,6 +56,7 @@ class TrainJob:
     device: str = "auto"
     init_weights: str | None = None  # warm start: a state_dict file, loaded where names/shapes match
     save_weights: bool = False  # keep the trained weights as weights.pt (parents of grown children)
+    test: bool = False  # also measure the test split (the final evaluation only: searches never see it)
     num_threads: int = 0
     console: dict = field(default_factory=dict)  # RunLogger's quiet/progress: the run's console settings
 
@@ -242,7 +243,7 @@ def run_train_job(job_data: dict) -> dict:
     model = build_model(desc)
     if job.init_weights:
         warm_start(model, job.init_weights)
-    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
+    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device), with_test=job.test)
     with RunLogger(job_dir, level="progress", tensorboard=False, **job.console) as log:
         trainer = Trainer(
             model,
@@ -254,12 +255,9 @@ def run_train_job(job_data: dict) -> dict:
             scope=job.name,
         )
         result = trainer.fit(loaders.train, loaders.val)
-        test = trainer.evaluate(loaders.test)
         shape = (desc.in_channels, desc.image_size, desc.image_size)
         metrics = {
             "val_top1": result.last.get("val/top1", math.nan),
-            "test_top1": test["top1"],
-            "test_loss": test["loss"],
             "train_top1": result.last.get("train/top1", math.nan),
             "params": count_params(model),
             "macs": count_macs(model, shape),
@@ -267,6 +265,9 @@ def run_train_job(job_data: dict) -> dict:
             "train_seconds": sum(h["seconds"] for h in result.history),
             "num_threads": torch.get_num_threads(),
         }
+        if job.test:
+            test = trainer.evaluate(loaders.test)
+            metrics.update(test_top1=test["top1"], test_loss=test["loss"])
         log.event("result", data=metrics)
         if job.save_weights:
             save_checkpoint(model.state_dict(), job_dir / "weights.pt")

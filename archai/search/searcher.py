@@ -130,9 +130,15 @@ class RunContext:
         return get_provider(self.conf.dataset.name).info
 
     def loaders(self, protocol: str = "search") -> DataLoaders:
-        """Loaders of the ``search`` or ``eval`` protocol (``search.loader`` / ``eval.loader``)."""
+        """Train and validation loaders of the ``search`` or ``eval`` protocol (``search.loader``
+        / ``eval.loader``). A searcher never sees the test split: ``test`` is ``None`` (the
+        final evaluation alone measures it, in its own jobs)."""
         return build_loaders(
-            self.conf.dataset, self.conf[protocol].loader, seed=self.seed, device=str(self.device)
+            self.conf.dataset,
+            self.conf[protocol].loader,
+            seed=self.seed,
+            device=str(self.device),
+            with_test=False,
         )
 
     def held_out_loaders(self, purpose: str) -> tuple[DataLoaders, DataLoader]:
@@ -292,7 +298,8 @@ class Searcher:
         self.ctx.log_candidate(cand)
 
 
-SEARCHERS: Registry[type[Searcher]] = Registry("searcher")
+#: every registered searcher; the built-in ones (``archai.algos``) are there at the first look-up
+SEARCHERS: Registry[type[Searcher]] = Registry("searcher", builtins="archai.algos")
 
 
 def register_searcher(name: str):

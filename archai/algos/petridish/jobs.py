@@ -66,7 +66,7 @@ def run_candidate_job(job_data: dict) -> dict:
     parent = ModelDesc.from_data(job.parent_desc)
     net = Supernet(candidate_desc(parent, job.primitives), alpha_init=job.alpha_init, weighting="linear")
     warm_start(net.model, job.parent_weights)
-    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device))
+    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device), with_test=False)
     with RunLogger(job_dir, level="progress", tensorboard=False, **job.console) as log:
         trainer = Trainer(
             net,
