@@ -109,7 +109,7 @@ class Executor:
 
     Args:
         max_retries: a job that raises is run again this many times before it is reported failed.
-        plugins: module names every job imports first (see :func:`archai.plugins.load`).
+        plugins: module names every job imports first (see :func:`~archai.common.plugins.load_plugins`).
     """
 
     kind = "base"
@@ -297,7 +297,7 @@ def check_executor(conf: Mapping[str, Any], timeout_s: float = 5.0) -> None:
 def make_executor(conf: Mapping[str, Any], plugins: Sequence[str] = ()) -> Executor:
     """From the ``executor`` config section: ``kind`` (local/ray), ``ray_address``, ``num_cpus``,
     ``cpus_per_job``, ``gpus_per_job``, ``max_retries``; ``plugins``: module names every job
-    imports first (what :func:`archai.plugins.load` returned)."""
+    imports first (what :func:`~archai.common.plugins.load_plugins` returned)."""
     kind = conf["kind"]
     if kind == "local":
         return LocalExecutor(max_retries=int(conf["max_retries"]), plugins=plugins)

@@ -68,7 +68,7 @@ class ExperimentOptions:
     config_files: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     resume: bool = False
-    #: plugin modules every job imports first (what :func:`archai.plugins.load` returned)
+    #: plugin modules every job imports first (what :func:`~archai.common.plugins.load_plugins` returned)
     plugins: list[str] = field(default_factory=list)
 
 

@@ -22,8 +22,9 @@ before pooling).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -31,8 +32,17 @@ from torch import nn
 from archai.common.errors import UserError
 from archai.common.registry import Registry
 
-if TYPE_CHECKING:
-    from archai.space.model_desc import ModelDesc
+
+class DescView(Protocol):
+    """What a skeleton reads of a :class:`~archai.space.model_desc.ModelDesc` (a structural
+    type: the description module builds on this one, never the other way round)."""
+
+    cells: Sequence[Any]
+    in_channels: int
+    image_size: int
+    init_channels: int
+    stem_multiplier: int
+    stem_stride: int
 
 
 class DescError(UserError, ValueError):
@@ -93,21 +103,21 @@ class Skeleton:
     #: the evaluator may rebuild searched cells into a deeper ``eval.model`` network
     expandable = True
 
-    def validate(self, desc: ModelDesc) -> None:
+    def validate(self, desc: DescView) -> None:
         """Raises :class:`DescError` when ``desc`` breaks a rule of this skeleton (subclasses
         extend it)."""
         if desc.stem_stride not in (1, 2):
             raise DescError(f"stem_stride must be 1 or 2, got {desc.stem_stride!r}")
 
-    def cell_out_channels(self, desc: ModelDesc, index: int) -> int:
+    def cell_out_channels(self, desc: DescView, index: int) -> int:
         cell = desc.cells[index]
         return cell.channels if cell.kind == "resblock" else len(cell.concat) * cell.channels
 
-    def build_stem(self, desc: ModelDesc) -> tuple[nn.Module, StemShape]:
+    def build_stem(self, desc: DescView) -> tuple[nn.Module, StemShape]:
         """The stem module (``x -> (s0, s1)``) and what it hands to the first cell."""
         raise NotImplementedError
 
-    def build_head(self, desc: ModelDesc, channels: int) -> nn.Module | None:
+    def build_head(self, desc: DescView, channels: int) -> nn.Module | None:
         """A module applied to the last cell's output before global pooling, or None."""
         return None
 
@@ -123,7 +133,7 @@ def _conv_bn(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out)]
 
 
-def _single_stem(desc: ModelDesc, channels: int) -> tuple[nn.Module, StemShape]:
+def _single_stem(desc: DescView, channels: int) -> tuple[nn.Module, StemShape]:
     """One 3x3 convolution to ``channels`` at ``desc.stem_stride``, and BatchNorm."""
     stem = SingleStem(*_conv_bn(desc.in_channels, channels, desc.stem_stride))
     return stem, StemShape(channels, channels, -(-desc.image_size // desc.stem_stride), False)
@@ -134,13 +144,13 @@ class DartsSkeleton(Skeleton):
     """CIFAR-style: one 3x3 convolution to ``stem_multiplier * C`` channels (``stem_stride`` 2
     halves the resolution first, four times cheaper on 28x28 images), two-input cells."""
 
-    def validate(self, desc: ModelDesc) -> None:
+    def validate(self, desc: DescView) -> None:
         super().validate(desc)
         for i, cell in enumerate(desc.cells):
             if cell.kind == "resblock":
                 raise DescError(f"cell {i} (resblock): resblock cells belong to the nb201 skeleton")
 
-    def build_stem(self, desc: ModelDesc) -> tuple[nn.Module, StemShape]:
+    def build_stem(self, desc: DescView) -> tuple[nn.Module, StemShape]:
         return _single_stem(desc, desc.init_channels * desc.stem_multiplier)
 
 
@@ -150,14 +160,14 @@ class ImagenetSkeleton(DartsSkeleton):
     ``stem1`` (ReLU, one more), so the first cell sees 28x28 maps of a 224x224 image; the
     auxiliary head pools 14x14 maps with a 5x5 window at stride 2."""
 
-    def validate(self, desc: ModelDesc) -> None:
+    def validate(self, desc: DescView) -> None:
         super().validate(desc)
         if desc.stem_stride != 1:
             raise DescError(
                 f"stem_stride must be 1 for the imagenet skeleton (its stems reduce by 8), got {desc.stem_stride!r}"
             )
 
-    def build_stem(self, desc: ModelDesc) -> tuple[nn.Module, StemShape]:
+    def build_stem(self, desc: DescView) -> tuple[nn.Module, StemShape]:
         C = desc.init_channels
         stem0 = nn.Sequential(
             *_conv_bn(desc.in_channels, C // 2, 2), nn.ReLU(inplace=True), *_conv_bn(C // 2, C, 2)
@@ -180,7 +190,7 @@ class Nb201Skeleton(Skeleton):
     n_cell_inputs = 1
     expandable = False
 
-    def validate(self, desc: ModelDesc) -> None:
+    def validate(self, desc: DescView) -> None:
         super().validate(desc)
         prev_out = desc.init_channels
         for i, cell in enumerate(desc.cells):
@@ -195,11 +205,11 @@ class Nb201Skeleton(Skeleton):
                     )
             prev_out = cell.channels
 
-    def cell_out_channels(self, desc: ModelDesc, index: int) -> int:
+    def cell_out_channels(self, desc: DescView, index: int) -> int:
         return desc.cells[index].channels
 
-    def build_stem(self, desc: ModelDesc) -> tuple[nn.Module, StemShape]:
+    def build_stem(self, desc: DescView) -> tuple[nn.Module, StemShape]:
         return _single_stem(desc, desc.init_channels)
 
-    def build_head(self, desc: ModelDesc, channels: int) -> nn.Module | None:
+    def build_head(self, desc: DescView, channels: int) -> nn.Module | None:
         return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))

@@ -1,0 +1,91 @@
+"""Search, train and report: ``python scripts/main.py --algos petridish`` (toy protocol), also
+``python -m archai --algos petridish``.
+
+    python scripts/main.py --algos darts,random          # toy protocol on the bundled dataset
+    python scripts/main.py --algos darts --full --dataset cifar10 --dataroot ~/data
+    python scripts/main.py --algos darts --search.trainer.epochs 3 --resume
+    python scripts/main.py --algos mine --plugins my_package.my_searcher
+
+Any other ``--a.b.c VALUE`` sets that config key (validated: an unknown key is an error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from archai.common.errors import StorageError, UserError, storage_cause
+from archai.common.plugins import load_plugins
+from archai.search.experiment import ExperimentOptions, format_table, run_experiment
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    ap = argparse.ArgumentParser(
+        prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--algos", required=True, help="comma-separated registered searchers, e.g. darts,random")
+    ap.add_argument("--full", action="store_true", help="the paper protocol instead of the toy protocol")
+    ap.add_argument("--dataset", help="dataset name (also layers confs/datasets/NAME.yaml)")
+    ap.add_argument("--dataroot", help="folder holding the dataset")
+    ap.add_argument("--exp-dir", help="experiment folder (default: common.exp_dir)")
+    ap.add_argument("--config", action="append", default=[], help="extra YAML layer(s), applied in order")
+    ap.add_argument(
+        "--resume", action="store_true", help="continue (or reuse) the runs in the experiment folder"
+    )
+    ap.add_argument(
+        "--quiet", action="store_true", help="only warnings and errors on the console, no progress bars"
+    )
+    ap.add_argument(
+        "--plugins",
+        default="",
+        help="comma-separated modules to import here and in every job (they register ops, searchers...)",
+    )
+    ap.add_argument(
+        "--debug", action="store_true", help="also print the traceback of errors the user can fix"
+    )
+    return ap.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, overrides = parse_args(argv)
+    try:
+        plugins = load_plugins(args.plugins)
+        opts = ExperimentOptions(
+            algos=[a.strip() for a in args.algos.split(",") if a.strip()],
+            full=args.full,
+            dataset=args.dataset,
+            dataroot=args.dataroot,
+            exp_dir=args.exp_dir,
+            config_files=args.config,
+            overrides=overrides + (["--common.quiet", "true"] if args.quiet else []),
+            resume=args.resume,
+            plugins=plugins,
+        )
+        summaries = run_experiment(opts)
+    except KeyboardInterrupt:  # Ctrl-C: finished work is on disk, and resume is exact
+        if args.debug:
+            traceback.print_exc()
+        print(
+            "main.py: interrupted; finished work is kept: run the same command with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as e:  # bad input, damaged state, a full or read-only disk: one line that
+        # says what to do (anything else is a bug: its traceback is printed, and logged in the
+        # run's events.jsonl)
+        if not isinstance(e, UserError):
+            if (cause := storage_cause(e)) is None:
+                raise
+            e = StorageError.of(cause)
+        if args.debug:
+            traceback.print_exc()
+        print(f"main.py: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    print()
+    print(format_table(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
