@@ -102,7 +102,7 @@ def test_intact_dataset_files_pass_the_check_and_counts_must_agree(tmp_path):
     provider.check(idx_folder(tmp_path / "ok"), False)
     bad = idx_folder(tmp_path / "bad")
     write_idx(bad / "t10k-labels-idx1-ubyte", np.zeros(19))
-    with pytest.raises(DatasetCorruptError, match="test has 20 images but 19 labels"):
+    with pytest.raises(DatasetCorruptError, match=r"test images have shape \[20, 28, 28\] and labels \[19\]"):
         provider.check(bad, False)
 
 
@@ -237,3 +237,37 @@ def test_a_resumed_run_starts_its_events_on_a_new_line_after_a_cut_one(random_ru
     lines = (run_dir / "events.jsonl").read_text().splitlines()
     cut = lines.index('{"time": 17')
     assert cut < len(lines) - 1 and all(json.loads(line) for line in lines[cut + 1 :])
+
+
+def test_a_full_disk_under_the_stopwatch_thread_prints_nothing(tmp_path, monkeypatch):
+    import threading
+
+    import archai.common.stopwatch as stopwatch
+
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    clock = stopwatch.SavedStopwatch(tmp_path / "timing.json", "search_seconds", every_s=0.01)
+    with pytest.raises(OSError):  # the stage's own end meets the full disk and reports it
+        with clock:
+            monkeypatch.setattr(stopwatch, "write_json", full)
+            clock._thread.join(timeout=60)  # the thread stops at its first failed write
+    assert raised == [] and not clock._thread.is_alive()
+    again = stopwatch.SavedStopwatch(tmp_path / "timing.json", "search_seconds", every_s=0.01)
+    with pytest.raises(ZeroDivisionError):  # while another error ends the stage, it is the one told
+        with again:
+            1 / 0  # noqa: B018
+
+
+def test_damaged_state_errors_survive_pickling_as_ray_sends_them():
+    import pickle
+
+    from archai.common.checkpoint import CheckpointError
+    from archai.common.errors import DamagedStateError
+
+    for e in (CheckpointError("w.pt", "delete it", "EOFError"), DamagedStateError("s.json", "restore it")):
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e) and str(back) == str(e)

@@ -133,3 +133,14 @@ def test_python_m_archai_is_the_command_line(tmp_path):
     )
     assert out.returncode == 2 and "unknown searcher 'dart'; did you mean 'darts'?" in out.stderr
     assert not (tmp_path / "e").exists()
+
+
+def test_a_plugin_can_overwrite_a_built_in_searcher_before_the_first_look_up():
+    code = (
+        "from archai.search import SEARCHERS, Searcher\n"
+        "class Mine(Searcher): pass\n"
+        "SEARCHERS.register('random', overwrite=True)(Mine)\n"
+        "assert SEARCHERS.get('random') is Mine and 'darts' in SEARCHERS\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]

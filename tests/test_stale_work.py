@@ -148,9 +148,8 @@ def test_petridish_state_paths_stay_inside_the_run_folder(tmp_path):
     for bad in ("../x.pt", str(tmp_path / "x.pt"), "jobs/../../x.pt"):
         with pytest.raises(DamagedStateError, match="outside the run folder"):
             inside(run_dir, bad, source=run_dir / "s.json")
-    (run_dir / "jobs" / "link").symlink_to(tmp_path)
-    with pytest.raises(DamagedStateError):
-        inside(run_dir, "jobs/link/x.pt", source=run_dir / "s.json")
+    (run_dir / "jobs" / "link").symlink_to(tmp_path)  # a link made inside the folder is followed
+    assert inside(run_dir, "jobs/link/x.pt", source=run_dir / "s.json") == run_dir / "jobs/link/x.pt"
 
 
 def test_a_job_killed_mid_training_refuses_to_resume_with_other_inputs(tmp_path):
@@ -161,3 +160,24 @@ def test_a_job_killed_mid_training_refuses_to_resume_with_other_inputs(tmp_path)
     with pytest.raises(StaleJobError, match="desc.digest"):
         run_train_job(*job(tmp_path, "DARTS_V1", epochs=2).as_args())
     assert (tmp_path / "j" / "checkpoint.pt").read_bytes() == checkpoint
+
+
+def test_petridish_refuses_a_pool_model_whose_file_was_replaced(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    assert run("petridish", exp, "--eval.enabled", "false") == 0
+    run_dir = exp / "petridish"
+    pool = json.loads((run_dir / "search" / "petridish.json").read_text())["pool"]
+    first, other = pool[0], next(e for e in pool[1:] if e["digest"] != pool[0]["digest"])
+    (run_dir / first["desc"]).write_text((run_dir / other["desc"]).read_text())
+    unfinish(run_dir)
+    assert run("petridish", exp, "--eval.enabled", "false", "--resume") == 2
+    err = one_line_error(capsys)
+    assert first["desc"] in err and "changed after it was trained" in err
+
+
+def test_moving_a_run_and_its_exp_dir_line_is_no_edit(random_run, tmp_path):
+    exp = copy_run(random_run, tmp_path / "moved")
+    config = exp / "random" / "config.yaml"
+    config.write_text(config.read_text().replace(str(random_run), str(exp)))  # the keys --resume may change
+    unfinish(exp / "random")
+    assert run("random", exp, "--resume") == 0

@@ -53,6 +53,9 @@ class DamagedStateError(UserError):
         why = f" ({reason})" if reason else ""
         super().__init__(f"cannot read {path}{why}; {way_out}")
 
+    def __reduce__(self):  # pickled with its own arguments, so a Ray worker can send it back
+        return type(self), (self.path, self.way_out, self.reason)
+
 
 class StorageError(UserError, OSError):
     """The disk is full or read-only: no job can succeed until the user frees space or moves
@@ -62,10 +65,13 @@ class StorageError(UserError, OSError):
     def of(cls, e: OSError) -> StorageError:
         where = f" writing {e.filename}" if e.filename else ""
         what = (e.strerror or str(e)).lower()
+        fix = (
+            "copy the run folder somewhere writable and pass that as --exp-dir"
+            if e.errno == errno.EROFS
+            else "free some space (or choose another --exp-dir)"
+        )
         return cls(
-            e.errno,
-            f"{what}{where}; free some space (or choose another --exp-dir), then run the same "
-            f"command with --resume: finished work is kept",
+            e.errno, f"{what}{where}; {fix}, then run the same command with --resume: finished work is kept"
         )
 
     def __str__(self) -> str:

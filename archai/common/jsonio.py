@@ -89,12 +89,13 @@ def read_state(path: str | Path, notes: list[str] | None, then: str) -> Any:
 
 def inside(folder: str | Path, stored: str | Path, *, source: str | Path) -> Path:
     """``folder / stored`` for a path read from a state file (``source``) of a run folder. A path
-    that resolves outside ``folder`` (``../``, an absolute path elsewhere, a link out) raises
-    :class:`DamagedStateError`: a run folder only ever points into itself, so such a path means
-    the file was edited or damaged, and nothing outside is read or written."""
-    root = Path(folder).resolve()
-    path = (Path(folder) / stored).resolve()
-    if not path.is_relative_to(root):
+    that leads outside ``folder`` (absolute, or climbing out with ``..``) raises
+    :class:`DamagedStateError`: a run folder only ever writes paths relative to itself, so such
+    a path means the file was edited or damaged, and nothing outside is read or written. (The
+    check is on the path as written: a link the user made inside the folder, e.g. ``jobs/`` on
+    another disk, is followed.)"""
+    parts = Path(os.path.normpath(stored)).parts
+    if Path(stored).is_absolute() or not parts or parts[0] == "..":
         raise DamagedStateError(
             source,
             "restore it, or rerun in a new --exp-dir",

@@ -38,11 +38,17 @@ class Registry(Generic[T]):
 
     def _load_builtins(self) -> None:
         if self._builtins is not None:
-            module, self._builtins = self._builtins, None
-            importlib.import_module(module)
+            module, self._builtins = self._builtins, None  # None first: the module registers here
+            try:
+                importlib.import_module(module)
+            except BaseException:
+                self._builtins = module  # tried again at the next look-up
+                raise
 
     def register(self, name: str, *, overwrite: bool = False) -> Callable[[T], T]:
         """Decorator that registers its target under ``name``."""
+
+        self._load_builtins()  # a plugin that overwrites a built-in comes after it
 
         def deco(obj: T) -> T:
             if name in self._items and not overwrite and self._items[name] is not obj:

@@ -65,7 +65,10 @@ class SavedStopwatch:
 
     def _tick(self) -> None:
         while not self._stop.wait(self.every_s):
-            self.save()
+            try:
+                self.save()
+            except OSError:  # a full disk: the stage itself meets it and reports it as one line
+                return
 
     def __enter__(self) -> SavedStopwatch:
         self._prior = float(self._read().get(self.key) or 0.0)
@@ -74,9 +77,14 @@ class SavedStopwatch:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         self._end = time.monotonic()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.save()
+        try:
+            self.save()
+        except OSError:
+            if exc_type is None:
+                raise
+            # the error that ends the stage is the one to report (a full disk is also that one)

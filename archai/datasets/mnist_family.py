@@ -83,10 +83,10 @@ class _IdxProvider(DatasetProvider):
             return
         for split, (img_stem, lbl_stem) in _IDX_STEMS.items():
             images, labels = idx_shape(find_idx(folder, img_stem)), idx_shape(find_idx(folder, lbl_stem))
-            if images[:1] != labels[:1]:
+            if len(images) != 3 or len(labels) != 1 or images[0] != labels[0]:
                 raise DatasetCorruptError(
-                    f"{folder}: {split} has {images[0]} images but {labels[0]} labels; "
-                    f"replace the files with an intact copy"
+                    f"{folder}: {split} images have shape {images} and labels {labels} (expected "
+                    f"[N, H, W] and [N]); replace the files with an intact copy"
                 )
 
     def load(self, dataroot, download):

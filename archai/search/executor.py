@@ -276,7 +276,7 @@ def check_executor(conf: Mapping[str, Any], timeout_s: float = 5.0) -> None:
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("executor.kind: ray needs Ray: pip install 'archai[ray]'")
     address = str(conf.get("ray_address") or "")
-    if not address or address == "auto":  # a local Ray, or the one this machine's ray start made
+    if not address or address in ("auto", "local"):  # found or started by Ray itself
         return
     host_port = address.split("://", 1)[-1].rsplit("/", 1)[0]
     host, _, port = host_port.rpartition(":")

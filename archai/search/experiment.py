@@ -173,7 +173,10 @@ _DIGEST_LINE = re.compile(r"# settings digest (\w+)")
 
 
 def _settings_digest(yaml_text: str) -> str:
+    """The digest of a config's settings, less those that may change on --resume."""
     data = yaml.safe_load(yaml_text)
+    for section, key in _RUNTIME_ONLY:
+        (data.get(section) or {}).pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

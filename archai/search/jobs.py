@@ -143,6 +143,11 @@ def claim_job_dir(job_dir: str | Path, job_data: dict, notes: list[str] | None =
     path = job_dir / "inputs.json"
     inputs = job_inputs(job_data)
     saved = read_state(path, notes, "the job trains again from its inputs")
+    if saved is not None and not isinstance(saved, dict):
+        _note(
+            notes, f"{path} holds no record of inputs; kept as {set_aside(path).name}, the job trains again"
+        )
+        saved = None
     if saved is not None:
         if saved.get("fingerprint") == fingerprint(inputs):
             return

@@ -97,6 +97,20 @@ class PetridishSearcher(Searcher):
         is refused (:func:`~archai.common.jsonio.inside`)."""
         return inside(self.ctx.run_dir, stored, source=self.state_path)
 
+    def _desc(self, entry: dict) -> ModelDesc:
+        """A pool entry's description; one whose file no longer holds the architecture the
+        entry's metrics and weights belong to is refused (entries from before digests: trusted)."""
+        path = self._path(entry["desc"])
+        desc = ModelDesc.load(path)
+        if entry.get("digest", desc.digest()) != desc.digest():
+            raise DamagedStateError(
+                path,
+                "restore it, or use another --exp-dir",
+                f"its architecture was changed after it was trained: {self.state_path.name} recorded "
+                f"digest {entry['digest']} for {entry['id']}, the file now has {desc.digest()}",
+            )
+        return desc
+
     # ------------------------------------------------------------------ jobs
 
     def _train_job(self, name: str, desc: ModelDesc, init: str | None, epochs: int) -> TrainJob:
@@ -118,6 +132,7 @@ class PetridishSearcher(Searcher):
             entry = {
                 "id": name,
                 "desc": f"models/{name}.yaml",
+                "digest": desc.digest(),
                 "weights": f"jobs/{name}/weights.pt",
                 "init": init,
                 "epochs": epochs,
@@ -229,10 +244,7 @@ class PetridishSearcher(Searcher):
                     self._path(p["weights"]),
                     "this run cannot rebuild it; start the search afresh in a new --exp-dir",
                 )
-        jobs = [
-            self._train_job(p["id"], ModelDesc.load(self._path(p["desc"])), p["init"], p["epochs"]).as_args()
-            for p in damaged
-        ]
+        jobs = [self._train_job(p["id"], self._desc(p), p["init"], p["epochs"]).as_args() for p in damaged]
         results = self.ctx.run_jobs(run_train_job, jobs, names=[p["id"] for p in damaged])
         for p, res in zip(damaged, results):
             if not res.ok or not readable_checkpoint(self._path(p["weights"])):
@@ -254,7 +266,7 @@ class PetridishSearcher(Searcher):
         state["next_child"] += len(parents)
         jobs = []
         for i, (cid, parent) in enumerate(zip(ids, parents)):
-            base = ctx.train_job(f"{cid}_candidates", ModelDesc.load(self._path(parent["desc"])), "search")
+            base = ctx.train_job(f"{cid}_candidates", self._desc(parent), "search")
             jobs.append(
                 CandidateJob(
                     name=base.name,
@@ -295,7 +307,7 @@ class PetridishSearcher(Searcher):
         front = self.front(pool)
         candidates = []
         for e in pool:
-            desc = ModelDesc.load(self._path(e["desc"]))
+            desc = self._desc(e)
             candidates.append(
                 Candidate(
                     e["id"], desc, {**e["metrics"], "parent": e["parent"], "times_expanded": e["expanded"]}
