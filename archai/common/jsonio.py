@@ -22,9 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,32 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def short_digest(data: Any) -> str:
+    """16 hex digits of the SHA-256 of ``data`` as canonical JSON (keys sorted; values JSON
+    cannot hold are written as ``str``): equal for equal plain data, whatever the key order.
+
+    >>> short_digest({"b": 1, "a": [2]}) == short_digest({"a": [2], "b": 1})
+    True
+    """
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def tree_diff(
+    a: Any, b: Any, skip: Callable[[tuple, Any], bool] | None = None, path: tuple = ()
+) -> list[str]:
+    """``"key.path: old -> new"`` for every leaf where two nested dicts differ, in key order;
+    ``skip(path, old)`` leaves a key (and what is under it) out.
+
+    >>> tree_diff({"t": {"epochs": 1, "lr": 0.1}}, {"t": {"epochs": 2, "lr": 0.1}})
+    ['t.epochs: 1 -> 2']
+    """
+    if skip is not None and path and skip(path, a):
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in tree_diff(a.get(k), b.get(k), skip, (*path, k))]
+    return [] if a == b else [f"{'.'.join(map(str, path))}: {a!r} -> {b!r}"]
 
 
 def write_json(path: str | Path, data: Any) -> Path:

@@ -11,8 +11,6 @@ stopped mid-way continues from its last checkpoint, and a finished job returns i
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ import yaml
 from archai.common.checks import check_values
 from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
 from archai.common.errors import DamagedStateError, UserError
-from archai.common.jsonio import json_safe, read_state, write_json
+from archai.common.jsonio import json_safe, read_state, short_digest, tree_diff, write_json
 from archai.common.logger import RunLogger
 from archai.common.runlock import FolderLock
 from archai.common.stopwatch import SavedStopwatch
@@ -144,16 +142,14 @@ def load_run_config(run_dir: str | Path) -> Config:
     return conf.without(*(f"algos.{name}" for name in conf.algos if name not in saved.algos))
 
 
-def _diff(a: Any, b: Any, path: tuple = ()) -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b)):
-            if (*path, k) not in _RUNTIME_ONLY:
-                out += _diff(a.get(k), b.get(k), (*path, k))
-        return out
-    if path == ("common", "num_threads") and a == 0:  # saved before 0 was resolved and recorded
-        return []
-    return [] if a == b else [f"{'.'.join(path)}: {a!r} -> {b!r}"]
+def _may_differ(path: tuple, saved: Any) -> bool:
+    # num_threads 0: saved before 0 was resolved and recorded
+    return path in _RUNTIME_ONLY or (path == ("common", "num_threads") and saved == 0)
+
+
+def _diff(saved: dict, now: dict) -> list[str]:
+    """The settings of a saved run that ``--resume`` would change."""
+    return tree_diff(saved, now, skip=_may_differ)
 
 
 def _finished_summary(run_dir: Path, notes: list[str]) -> dict | None:
@@ -177,7 +173,7 @@ def _settings_digest(yaml_text: str) -> str:
     data = yaml.safe_load(yaml_text)
     for section, key in _RUNTIME_ONLY:
         (data.get(section) or {}).pop(key, None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return short_digest(data)
 
 
 def save_run_config(conf: Config, path: Path) -> Path:

@@ -19,20 +19,17 @@ checkpoint or result made from other inputs is never reused, and never overwritt
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from archai.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from archai.common.device import resolve_device
 from archai.common.errors import UserError
-from archai.common.jsonio import json_safe, read_state, set_aside, write_json
+from archai.common.jsonio import json_safe, read_state, set_aside, short_digest, tree_diff, write_json
 from archai.common.logger import RunLogger
 from archai.common.seeding import seed_everything
 from archai.datasets import build_loaders
@@ -117,20 +114,6 @@ def job_inputs(job_data: dict) -> dict:
     return json_safe(out)
 
 
-def fingerprint(inputs: dict) -> str:
-    """A short hash of :func:`job_inputs`."""
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else k))
-    return out
-
-
 def claim_job_dir(job_dir: str | Path, job_data: dict, notes: list[str] | None = None) -> None:
     """Makes sure ``job_dir`` holds nothing made from other inputs than ``job_data``'s; the
     first job to run there records its inputs (``inputs.json``).
@@ -149,11 +132,9 @@ def claim_job_dir(job_dir: str | Path, job_data: dict, notes: list[str] | None =
         )
         saved = None
     if saved is not None:
-        if saved.get("fingerprint") == fingerprint(inputs):
+        if saved.get("fingerprint") == short_digest(inputs):
             return
-        before, now = _flat(saved.get("inputs") or {}), _flat(inputs)
-        keys = sorted(set(before) | set(now))
-        changed = [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in keys if before.get(k) != now.get(k)]
+        changed = tree_diff(saved.get("inputs") or {}, inputs)
         raise StaleJobError(
             f"{job_dir} holds work made from other inputs than this run now gives it "
             f"({'; '.join(changed[:4]) or 'fingerprint differs'}): a candidate file or config.yaml was "
@@ -166,7 +147,7 @@ def claim_job_dir(job_dir: str | Path, job_data: dict, notes: list[str] | None =
         _note(
             notes, f"{job_dir / name} has no record of its inputs; kept as {moved.name}, the job trains again"
         )
-    write_json(path, {"fingerprint": fingerprint(inputs), "inputs": inputs})
+    write_json(path, {"fingerprint": short_digest(inputs), "inputs": inputs})
 
 
 def finished_result(

@@ -90,16 +90,25 @@ class SearchResult:
         cands = []
         for e in data["candidates"]:
             path = inside(folder, e["desc"], source=source)
-            desc = ModelDesc.load(path)
-            if e.get("digest", desc.digest()) != desc.digest():  # results older than digests: trusted
-                raise DamagedStateError(
-                    path,
-                    "restore it (or delete search_result.json to search again), or use another --exp-dir",
-                    f"its architecture was changed after the search: {source.name} recorded digest "
-                    f"{e['digest']} for {e['id']}, the file now has {desc.digest()}",
-                )
+            how = "restore it (or delete search_result.json to search again), or use another --exp-dir"
+            desc = load_recorded_desc(path, e, source=source, when="after the search", way_out=how)
             cands.append(Candidate(e["id"], desc, e["metrics"]))
         return cls(cands, data["final"])
+
+
+def load_recorded_desc(path: Path, entry: dict, *, source: Path, when: str, way_out: str) -> ModelDesc:
+    """The description at ``path`` for the state-file ``entry`` (``id``, ``digest``) read from
+    ``source``. A file whose architecture is no longer the one the entry's metrics belong to
+    raises :class:`DamagedStateError` (an entry from before digests is trusted)."""
+    desc = ModelDesc.load(path)
+    if entry.get("digest", desc.digest()) != desc.digest():
+        raise DamagedStateError(
+            path,
+            way_out,
+            f"its architecture was changed {when}: {source.name} recorded digest "
+            f"{entry['digest']} for {entry['id']}, the file now has {desc.digest()}",
+        )
+    return desc
 
 
 @dataclass

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from archai.common.jsonio import short_digest
 from archai.space.skeletons import SKELETONS, DescError, Skeleton
 
 __all__ = ["CellDesc", "DescError", "EdgeDesc", "ModelDesc", "NodeDesc", "OpDesc"]
@@ -223,8 +223,7 @@ class ModelDesc:
     def digest(self) -> str:
         """A short hash of the architecture (``meta`` left out): equal for descriptions that
         build the same network, so it names a training job that may be reused."""
-        data = {k: v for k, v in self.to_data().items() if k != "meta"}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return short_digest({k: v for k, v in self.to_data().items() if k != "meta"})
 
     @classmethod
     def from_yaml(cls, text: str) -> ModelDesc:

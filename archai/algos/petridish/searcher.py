@@ -24,7 +24,7 @@ from archai.common.seeding import derive_seed
 from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
 from archai.search.jobs import TrainJob, readable_checkpoint, run_train_job
 from archai.search.pareto import Objective, ParetoFront
-from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
+from archai.search.searcher import Candidate, Searcher, SearchResult, load_recorded_desc, register_searcher
 from archai.space.model_desc import ModelDesc
 
 
@@ -100,16 +100,13 @@ class PetridishSearcher(Searcher):
     def _desc(self, entry: dict) -> ModelDesc:
         """A pool entry's description; one whose file no longer holds the architecture the
         entry's metrics and weights belong to is refused (entries from before digests: trusted)."""
-        path = self._path(entry["desc"])
-        desc = ModelDesc.load(path)
-        if entry.get("digest", desc.digest()) != desc.digest():
-            raise DamagedStateError(
-                path,
-                "restore it, or use another --exp-dir",
-                f"its architecture was changed after it was trained: {self.state_path.name} recorded "
-                f"digest {entry['digest']} for {entry['id']}, the file now has {desc.digest()}",
-            )
-        return desc
+        return load_recorded_desc(
+            self._path(entry["desc"]),
+            entry,
+            source=self.state_path,
+            when="after it was trained",
+            way_out="restore it, or use another --exp-dir",
+        )
 
     # ------------------------------------------------------------------ jobs
 
