@@ -2,6 +2,7 @@
 ``python -m archai --algos petridish``.
 
     python scripts/main.py --algos darts,random          # toy protocol on the bundled dataset
+    python scripts/main.py --algos random,darts --space nb201   # NAS-Bench-201's cells
     python scripts/main.py --algos darts --full --dataset cifar10 --dataroot ~/data
     python scripts/main.py --algos darts --search.trainer.epochs 3 --resume
     python scripts/main.py --algos mine --plugins my_package.my_searcher
@@ -26,6 +27,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     )
     ap.add_argument("--algos", required=True, help="comma-separated registered searchers, e.g. darts,random")
     ap.add_argument("--full", action="store_true", help="the paper protocol instead of the toy protocol")
+    ap.add_argument("--space", help="the search space: darts (default), nb201, chain, or a plugin's")
     ap.add_argument("--dataset", help="dataset name (also layers confs/datasets/NAME.yaml)")
     ap.add_argument("--dataroot", help="folder holding the dataset")
     ap.add_argument("--exp-dir", help="experiment folder (default: common.exp_dir)")
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         opts = ExperimentOptions(
             algos=[a.strip() for a in args.algos.split(",") if a.strip()],
             full=args.full,
+            space=args.space,
             dataset=args.dataset,
             dataroot=args.dataroot,
             exp_dir=args.exp_dir,

@@ -26,7 +26,7 @@ from archai.space.cost import measure_cost
 from archai.space.genotypes import GENOTYPES, GenotypeError, genotype_to_desc, parse_genotype
 from archai.space.model import build_model, count_params
 from archai.space.model_desc import ModelDesc
-from archai.space.nb201 import arch_to_desc
+from archai.space.spaces.nb201 import arch_to_desc
 
 #: far above any published network (DARTS: 20 cells, C=36); beyond them the tool would only
 #: spend minutes building something that cannot be meant

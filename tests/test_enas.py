@@ -1,95 +1,135 @@
-"""ENAS: the controller learns, weights are shared, resume is exact."""
+"""ENAS: the controller learns, weights are shared one path at a time, resume is exact."""
+
+import random
 
 import pytest
 import torch
 
-from archai.algos.enas.child import EnasChild, arch_to_cell, loose_ends
 from archai.algos.enas.controller import Controller, Reinforce
-from archai.algos.enas.searcher import EnasHook
+from archai.algos.enas.searcher import EnasHook, _op_values
+from archai.common.config import ConfigError
 from archai.search.trainer import Trainer, TrainerHook, trainer_conf
+from archai.space import Supernet, make_space
 from archai.space.ops import ENAS_PRIMITIVES
 
+SHAPE = {
+    "in_channels": 1,
+    "image_size": 12,
+    "init_channels": 4,
+    "n_cells": 3,
+    "n_nodes": 2,
+    "stem_multiplier": 1,
+}
 
-def fraction_sep5(arch):
-    ops = [op for cell in arch.values() for node in cell for op in (node[1], node[3])]
+
+def darts_space(n_nodes=2):
+    return make_space("darts", shape={**SHAPE, "n_nodes": n_nodes}, primitives=list(ENAS_PRIMITIVES))
+
+
+def fraction_sep5(values):
+    ops = [v for v in values if isinstance(v, str)]
     return sum(op == "sep_conv_5x5" for op in ops) / len(ops)
 
 
 def test_controller_learns_a_synthetic_reward():
     torch.manual_seed(0)
-    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=2, hidden=32)
+    ctrl = Controller(darts_space().decisions(), hidden=32)
     rl = Reinforce(ctrl, lr=0.0035, samples_per_update=5)
     with torch.no_grad():
-        before = sum(fraction_sep5(ctrl().arch) for _ in range(100)) / 100
+        before = sum(fraction_sep5(ctrl().values) for _ in range(100)) / 100
     for _ in range(200):
         rl.update(fraction_sep5)
     with torch.no_grad():
-        after = sum(fraction_sep5(ctrl().arch) for _ in range(100)) / 100
+        after = sum(fraction_sep5(ctrl().values) for _ in range(100)) / 100
     assert before < 0.3 and after > before + 0.15, (before, after)
 
 
-def test_controller_samples_valid_architectures():
+@pytest.mark.parametrize("name", ["darts", "nb201"])
+def test_controller_samples_architectures_of_the_space(name):
+    space = darts_space(5) if name == "darts" else make_space("nb201", shape=SHAPE, cells_per_stage=1)
     torch.manual_seed(1)
-    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=5)
-    s = ctrl()
-    assert set(s.arch) == {"normal", "reduction"}
-    for cell in s.arch.values():
-        assert len(cell) == 5
-        for n, (ia, oa, ib, ob) in enumerate(cell):
-            assert 0 <= ia < 2 + n and 0 <= ib < 2 + n and {oa, ob} <= set(ENAS_PRIMITIVES)
+    ctrl = Controller(space.decisions())
+    for _ in range(20):
+        s = ctrl()
+        desc = space.from_decisions(s.values)
+        desc.validate()
+        assert space.encode(desc)  # a member of the space: the space reads it
+        if name == "darts":  # two distinct inputs per node, as the darts space requires
+            for cell in desc.cells:
+                assert all(len({e.input for e in n.edges}) == 2 for n in cell.nodes)
     assert s.log_prob.requires_grad and s.entropy > 0
-    assert ctrl(greedy=True).arch == ctrl(greedy=True).arch
+    assert ctrl(greedy=True).values == ctrl(greedy=True).values
 
 
-def child():
+def child(space):
     torch.manual_seed(0)
-    return EnasChild(
-        init_channels=4,
-        n_cells=3,
-        n_nodes=2,
-        ops=ENAS_PRIMITIVES,
-        in_channels=1,
-        n_classes=10,
-        stem_multiplier=1,
-    )
+    return Supernet(space.supernet_desc())
 
 
-A = {
-    "normal": [(0, "sep_conv_3x3", 1, "avg_pool_3x3"), (2, "identity", 1, "max_pool_3x3")],
-    "reduction": [(1, "sep_conv_5x5", 0, "max_pool_3x3"), (0, "identity", 2, "sep_conv_3x3")],
-}
-B = {
-    "normal": [(0, "sep_conv_3x3", 0, "identity"), (1, "sep_conv_5x5", 2, "avg_pool_3x3")],
-    "reduction": [(1, "sep_conv_5x5", 1, "avg_pool_3x3"), (2, "sep_conv_3x3", 0, "identity")],
-}
+A = ["sep_conv_3x3", "avg_pool_3x3", "identity", "max_pool_3x3"]
 
 
-def test_shared_weights_and_only_sampled_ops_get_gradients():
-    net = child()
+def _values(space, inputs, ops):
+    """Decision values: per kind, node and edge the (input, op) pairs given, the same in both cells."""
+    pairs = [(i, o) for i, o in zip(inputs, ops)]
+    return [v for _ in range(2) for pair in pairs for v in pair]
+
+
+def test_only_the_sampled_path_runs_and_its_weights_are_shared():
+    space = darts_space()
+    net = child(space)
     x = torch.randn(2, 1, 12, 12)
     grads = {}
-    for name, arch in (("A", A), ("B", B)):
+    arch_a = _values(space, [0, 1, 2, 1], ["sep_conv_3x3", "avg_pool_3x3", "identity", "max_pool_3x3"])
+    arch_b = _values(space, [0, 1, 1, 2], ["sep_conv_3x3", "identity", "sep_conv_5x5", "avg_pool_3x3"])
+    for name, values in (("A", arch_a), ("B", arch_b)):
         net.zero_grad(set_to_none=True)
-        net.arch = arch
+        desc = space.from_decisions(values)
+        net.path = space.path(net.desc, desc)
         net(x).sum().backward()
-        grads[name] = {k for k, p in net.named_parameters() if p.grad is not None and ".ops." in k}
-    # node 0's (input 0, sep_conv_3x3) is in both: the same tensors, trained by both
-    shared = "cells.0.ops.0_0_sep_conv_3x3.0.1.weight"
+        grads[name] = {k for k, p in net.named_parameters() if p.grad is not None and "._ops." in k}
+    cands = net.candidates["normal"]
+    # cell 0, node 0, edge from state 0 (mixed edge 0): sep_conv_3x3 is in both, the same tensors
+    shared = f"model.cells.0.nodes.0.0._ops.{cands.index('sep_conv_3x3')}.0.1.weight"
     assert shared in grads["A"] and shared in grads["B"]
-    assert "cells.0.ops.0_1_sep_conv_5x5.0.1.weight" not in grads["A"]  # not sampled in A: no gradient
-    assert "cells.0.ops.1_1_sep_conv_5x5.0.1.weight" in grads["B"]
-    sampled_a = {
-        f"{n}_{i}_{o}" for n, (ia, oa, ib, ob) in enumerate(A["normal"]) for i, o in ((ia, oa), (ib, ob))
-    }
+    # node 1 reads state 1 through sep_conv_5x5 in B only: no gradient in A
+    b_only = f"model.cells.0.nodes.1.1._ops.{cands.index('sep_conv_5x5')}.0.1.weight"
+    assert b_only in grads["B"] and b_only not in grads["A"]
+    # in A, only the chosen candidate of each edge of cell 0 has gradients
+    path = space.path(net.desc, space.from_decisions(arch_a))["normal"]
+    edges = [(n, j) for n in range(2) for j in range(2 + n)]
     for k in grads["A"]:
-        if k.startswith("cells.0.ops."):
-            assert k.split(".")[3] in sampled_a
+        if k.startswith("model.cells.0.nodes."):
+            parts = k.split(".")
+            node, edge, cand = int(parts[4]), int(parts[5]), int(parts[7])
+            assert (cand,) == path[edges.index((node, edge))], k
+    assert not any(p.grad is not None for p in net.arch_parameters())  # paths use no mixing weights
 
 
-def test_derived_cell_concatenates_loose_ends():
-    assert loose_ends(A["normal"]) == [3]
-    cell = arch_to_cell(A["normal"], "normal")
-    assert cell.concat == [3] and [e.op.name for e in cell.nodes[1].edges] == ["identity", "max_pool_3x3"]
+def test_a_path_computes_what_its_own_network_computes():
+    space = make_space("nb201", shape=SHAPE, cells_per_stage=1)
+    net = child(space).eval()
+    desc = space.sample(random.Random(4))
+    net.path = space.path(net.desc, desc)
+    from archai.space import build_model
+
+    model = build_model(desc.__class__.from_data({**desc.to_data(), "affine": False})).eval()
+    # the same modules in the same order once the unchosen candidates are dropped
+    chosen = {}
+    for name, value in net.model.state_dict().items():
+        parts = name.split(".")
+        if "_ops" in parts:
+            i = parts.index("_ops")
+            row = space.path(net.desc, desc)["normal"][
+                [(n, j) for n in range(3) for j in range(n + 1)].index((int(parts[i - 2]), int(parts[i - 1])))
+            ]
+            if (int(parts[i + 1]),) != row:
+                continue
+            name = ".".join(parts[:i] + parts[i + 2 :])
+        chosen[name] = value
+    model.load_state_dict(chosen)
+    x = torch.randn(3, 1, 12, 12)
+    assert torch.allclose(net(x), model(x), atol=1e-5)
 
 
 class CrashAt(TrainerHook):
@@ -102,15 +142,16 @@ class CrashAt(TrainerHook):
 
 
 def _setup(tmp_path, name, extra=()):
-    net = child()
+    space = darts_space()
+    net = child(space)
     torch.manual_seed(5)
-    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=2, hidden=16)
+    ctrl = Controller(space.decisions(), hidden=16)
     rl = Reinforce(ctrl, samples_per_update=2)
     g = torch.Generator().manual_seed(0)
     data = [
         (torch.randn(8, 1, 12, 12, generator=g), torch.randint(0, 10, (8,), generator=g)) for _ in range(3)
     ]
-    hook = EnasHook(net, rl, data, steps=2, seed=0)
+    hook = EnasHook(net, space, rl, data, steps=2, seed=0)
     conf = trainer_conf(epochs=3, channels_last=False, log_every_steps=0)
     return (
         Trainer(net, conf, device="cpu", hooks=[hook, *extra], checkpoint_path=tmp_path / name, seed=0),
@@ -136,14 +177,23 @@ def test_enas_resume_restores_controller_child_and_baseline(tmp_path):
     assert ref.hooks[0].reinforce.baseline == resumed.hooks[0].reinforce.baseline
 
 
-PRIOR = dict(op_prior=[10.0, 10.0, 0.0, 0.0, 0.0], normal_op_bias=[0.25, 0.25, -0.25, -0.25, -0.25])
+PRIOR = dict(
+    op_prior={"sep_conv_3x3": 10.0, "sep_conv_5x5": 10.0},
+    normal_op_bias={
+        "sep_conv_3x3": 0.25,
+        "sep_conv_5x5": 0.25,
+        "avg_pool_3x3": -0.25,
+        "max_pool_3x3": -0.25,
+        "identity": -0.25,
+    },
+)
 
 
 def test_controller_starts_from_the_published_op_prior():
     # the published micro controller: sep convs 0.315 each (others 0.123) in normal cells,
     # 0.254 (others 0.164) in reduction cells, before any update
     torch.manual_seed(0)
-    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=2, **PRIOR)
+    ctrl = Controller(darts_space().decisions(), **PRIOR)
     seen = []
     pick = ctrl._pick
 
@@ -154,7 +204,7 @@ def test_controller_starts_from_the_published_op_prior():
     ctrl._pick = record
     with torch.no_grad():
         ctrl()
-    op_probs = [p for p in seen if len(p) == len(ENAS_PRIMITIVES)]  # index picks have 2..3 entries
+    op_probs = [p for p in seen if len(p) == len(ENAS_PRIMITIVES)]  # input picks have 2..3 entries
     normal, reduction = op_probs[:4], op_probs[4:]
     expected_normal = torch.tensor([0.315, 0.315, 0.123, 0.123, 0.123])
     expected_reduction = torch.tensor([0.254, 0.254, 0.164, 0.164, 0.164])
@@ -163,23 +213,28 @@ def test_controller_starts_from_the_published_op_prior():
     for p in reduction:
         assert torch.allclose(p, expected_reduction, atol=0.02), p
     assert ctrl.op_bias.requires_grad and not any(n == "normal_op_bias" for n, _ in ctrl.named_parameters())
-    with pytest.raises(ValueError, match="op_prior has 2 values for 5 primitives"):
-        Controller(ENAS_PRIMITIVES, n_nodes=2, op_prior=[1.0, 2.0])
+    # the config's [op, value] pairs; ops a prior does not name (nb201's) start at 0
+    assert _op_values([["sep_conv_3x3", 10]], "op_prior") == {"sep_conv_3x3": 10.0}
+    with pytest.raises(ConfigError, match=r"op_prior: 10.0 is not an \[op, value\] pair"):
+        _op_values([10.0], "op_prior")
+    nb201 = Controller(make_space("nb201").decisions(), op_prior={"avg_pool_3x3": 1.0})
+    assert nb201.op_bias.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0] and not nb201.normal_op_bias.any()
 
 
 def test_derive_scores_every_sample_on_the_same_data():
     from torch.utils.data import DataLoader, TensorDataset
 
-    torch.manual_seed(0)
-    net = child().train()
-    ctrl = Controller(ENAS_PRIMITIVES, n_nodes=2, **PRIOR)
+    space = darts_space()
+    net = child(space).train()
+    ctrl = Controller(space.decisions(), **PRIOR)
     data = TensorDataset(torch.randn(96, 1, 12, 12), torch.randint(0, 10, (96,)))
-    hook = EnasHook(net, Reinforce(ctrl), DataLoader(data, batch_size=32, shuffle=True), steps=1, seed=0)
+    loader = DataLoader(data, batch_size=32, shuffle=True)
+    hook = EnasHook(net, space, Reinforce(ctrl), loader, steps=1, seed=0)
     trainer = Trainer(net, trainer_conf(epochs=1, log_every_steps=0), device="cpu")
     hook.restart_validation(-1)
     batches = [hook.val_batch(trainer) for _ in range(2)]
     with torch.no_grad():
-        archs = [ctrl().arch for _ in range(6)]
+        archs = [ctrl().values for _ in range(6)]
     forward = [hook.reward(trainer, a, batches) for a in archs]
     backward = [hook.reward(trainer, a, batches) for a in reversed(archs)][::-1]
     assert forward == backward  # the same score whatever the order: the same data for every sample

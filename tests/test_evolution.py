@@ -110,7 +110,7 @@ def test_evolution_on_ray(tmp_path):
 def test_a_repeated_architecture_shares_one_job_even_when_running(tmp_path):
     # one op and one node per cell: every sample and every mutant is the same network
     exp = tmp_path / "exp"
-    same = ["--algos.evolution.primitives", "[skip_connect]", "--search.model.n_nodes", "1"]
+    same = ["--space.darts.primitives", "[skip_connect]", "--search.model.n_nodes", "1"]
     assert (
         cli.main(["--algos", "evolution", "--exp-dir", str(exp), *SMALL, *same, "--eval.enabled", "false"])
         == 0

@@ -113,9 +113,10 @@ def test_random_search_draws_each_round_as_it_goes(tmp_path, monkeypatch):
     """A billion samples with a time budget: only what is trained is drawn, and the budget
     applies after the first round (a fake clock: each reading is 10 s later)."""
     import archai.algos.random.searcher as random_searcher
+    from archai.space import DartsSpace
 
     drawn = []
-    sample = random_searcher.sample_desc
+    sample = DartsSpace.sample
 
     def counting_sample(*args, **kwargs):
         drawn.append(1)
@@ -128,7 +129,7 @@ def test_random_search_draws_each_round_as_it_goes(tmp_path, monkeypatch):
             self.now += 10.0
             return self.now
 
-    monkeypatch.setattr(random_searcher, "sample_desc", counting_sample)
+    monkeypatch.setattr(DartsSpace, "sample", counting_sample)
     monkeypatch.setattr(random_searcher, "time", Clock())
     overrides = ["--algos.random.n_samples", "1000000000", "--algos.random.max_seconds", "15"]
     assert run("random", tmp_path / "exp", *overrides, "--algos.random.jobs_per_round", "2") == 0

@@ -113,7 +113,7 @@ def test_petridish_state_holds_relative_paths_and_replays_a_damaged_state(tmp_pa
             "'sgdd' is not allowed; did you mean 'sgd'? It must be one of adam, adamw, sgd",
         ),
         ("--executor.kind", "foo", "executor.kind: 'foo' is not allowed; it must be one of local, ray"),
-        ("--algos.random.primitives", "[sep_conv_3x3, conv_9x9]", "algos.random.primitives"),
+        ("--space.darts.primitives", "[sep_conv_3x3, conv_9x9]", "space.darts.primitives"),
         (
             "--algos.enas.controller.temperature",
             "abc",

@@ -20,7 +20,7 @@ from archai.space.genotypes import (
     genotype_to_desc,
     parse_genotype,
 )
-from archai.space.nb201 import ArchStringError, arch_to_desc, desc_to_arch
+from archai.space.spaces.nb201 import ArchStringError, arch_to_desc, desc_to_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 V2 = (

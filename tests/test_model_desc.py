@@ -8,8 +8,8 @@ import yaml
 from archai.space.genotypes import GENOTYPES, genotype_to_desc
 from archai.space.model import build_model
 from archai.space.model_desc import CellDesc, DescError, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.nb201 import arch_to_desc
 from archai.space.ops import OPS
+from archai.space.spaces.nb201 import arch_to_desc
 
 
 def small_desc() -> ModelDesc:

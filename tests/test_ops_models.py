@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from archai.space.builder import expand_cells
 from archai.space.genotypes import GENOTYPES, genotype_to_desc
 from archai.space.model import build_model, count_params
-from archai.space.nb201 import arch_to_desc
 from archai.space.ops import DARTS_PRIMITIVES, ENAS_PRIMITIVES, NB201_PRIMITIVES, OPS, make_op
+from archai.space.spaces.nb201 import arch_to_desc
 from archai.space.supernet import Supernet, SupernetBuilder
 
 

@@ -9,7 +9,15 @@ True
 from archai.algos.darts import DartsSearcher
 from archai.algos.enas import EnasSearcher
 from archai.algos.evolution import EvolutionSearcher
+from archai.algos.local import LocalSearcher
 from archai.algos.petridish import PetridishSearcher
 from archai.algos.random import RandomSearcher
 
-__all__ = ["DartsSearcher", "EnasSearcher", "EvolutionSearcher", "PetridishSearcher", "RandomSearcher"]
+__all__ = [
+    "DartsSearcher",
+    "EnasSearcher",
+    "EvolutionSearcher",
+    "LocalSearcher",
+    "PetridishSearcher",
+    "RandomSearcher",
+]

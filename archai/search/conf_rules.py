@@ -18,7 +18,6 @@ from __future__ import annotations
 from archai.common.checks import Each, OneOf, Range, Rule
 from archai.datasets import DATASETS
 from archai.search.optim import OPTIMIZERS, SCHEDULES
-from archai.space.ops import OPS
 from archai.space.skeletons import SKELETONS
 
 COUNT = Range(1, integer=True)  # at least one
@@ -28,8 +27,11 @@ POSITIVE = Range(0, lo_open=True)
 NON_NEGATIVE = Range(0)
 
 
-def value_rules(searcher: type | None = None, name: str | None = None) -> list[tuple[str, Rule]]:
-    """Rules for the shared sections, plus ``searcher.value_checks`` under ``algos.<name>``."""
+def value_rules(
+    searcher: type | None = None, name: str | None = None, space: type | None = None
+) -> list[tuple[str, Rule]]:
+    """Rules for the shared sections, plus ``searcher.value_checks`` under ``algos.<name>`` and
+    ``space.value_checks`` under ``space.<its name>``."""
     rules: list[tuple[str, Rule]] = [
         ("common.num_threads", NON_NEGATIVE_INT),
         ("dataset.name", OneOf(DATASETS.names)),
@@ -74,8 +76,9 @@ def value_rules(searcher: type | None = None, name: str | None = None) -> list[t
         ("executor.max_retries", NON_NEGATIVE_INT),
         ("pareto.epsilon", NON_NEGATIVE),
         ("pareto.batch_size", COUNT),
-        ("algos.*.primitives", Each(OneOf(OPS.names), min_len=1)),
     ]
+    if space is not None:
+        rules += [(f"space.{space.name}.{key}", rule) for key, rule in space.value_checks.items()]
     if searcher is not None and name:
         rules += [
             (f"algos.{name}.{key}", rule) for key, rule in getattr(searcher, "value_checks", {}).items()

@@ -7,7 +7,6 @@ from typing import Any
 
 from archai.search.jobs import run_train_job
 from archai.search.searcher import RunContext, SearchResult
-from archai.space.builder import expand_cells
 from archai.space.model_desc import ModelDesc
 
 
@@ -23,11 +22,13 @@ class EvalOutcome:
 
 
 def eval_desc(ctx: RunContext, desc: ModelDesc) -> ModelDesc:
-    """The network the eval protocol trains for a searched ``desc``: its cells rebuilt into the
-    ``eval.model`` skeleton when ``eval.expand`` is true (DARTS-style cells), else ``desc`` as is."""
-    if not bool(ctx.conf.eval.expand) or not desc.skeleton_def.expandable:
+    """The network the eval protocol trains for a searched ``desc``: the same architecture
+    rebuilt by the run's space at the shape of ``eval.model`` when ``eval.expand`` is true
+    (DARTS cells: into a deeper, wider network; nb201 and chain: at its width), else ``desc``
+    as is."""
+    if not bool(ctx.conf.eval.expand):
         return desc
-    return expand_cells(desc, **ctx.builder_args("eval"))
+    return ctx.space.rebuild(desc, ctx.builder_args("eval"))
 
 
 def evaluate_final(ctx: RunContext, result: SearchResult) -> list[EvalOutcome]:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import yaml
 
-from archai.common.checks import check_values
+from archai.common.checks import OneOf, check_values
 from archai.common.config import Config, ConfigError, confs_dir, deep_merge, load_config, load_yaml
 from archai.common.errors import DamagedStateError, UserError
 from archai.common.jsonio import json_safe, read_state, short_digest, tree_diff, write_json
@@ -34,6 +34,7 @@ from archai.search.executor import check_executor, make_executor
 from archai.search.pareto import candidate_records, front_from_conf
 from archai.search.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
 from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
+from archai.space.spaces import SPACES, SpaceError
 
 SUMMARY_KEYS = (
     "algo",
@@ -68,6 +69,8 @@ class ExperimentOptions:
     resume: bool = False
     #: plugin modules every job imports first (what :func:`~archai.common.plugins.load_plugins` returned)
     plugins: list[str] = field(default_factory=list)
+    #: the search space (``--space``; the same as ``--space.name``)
+    space: str | None = None
 
 
 def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
@@ -82,9 +85,10 @@ def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
 
 
 def _schema() -> tuple[dict, dict[str, dict]]:
-    """base.yaml extended with every registered searcher's section, and each searcher's
-    overrides of other sections (from its defaults file)."""
+    """base.yaml extended with every registered space's and searcher's section, and each
+    searcher's overrides of other sections (from its defaults file)."""
     schema = load_yaml(confs_dir() / "base.yaml")
+    schema = deep_merge(schema, {"space": {name: dict(SPACES.get(name).defaults) for name in SPACES.names()}})
     rests = {}
     for name in SEARCHERS.names():
         own, rests[name] = _searcher_layers(SEARCHERS.get(name), name)
@@ -108,6 +112,8 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
         if cls.toy_file:
             protocol.append(confs_dir() / cls.toy_file)
     overrides = list(opts.overrides)
+    if opts.space:
+        overrides += ["--space.name", opts.space]
     if opts.dataroot:
         overrides += ["--dataset.dataroot", opts.dataroot]
     if opts.exp_dir:
@@ -120,16 +126,39 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
             if ds_file.is_file():
                 layers.append(ds_file)
             extra = ["--dataset.name", dataset]
-        return load_config([*layers, *opts.config_files], [*extra, *overrides])
+        try:
+            return load_config([*layers, *opts.config_files], [*extra, *overrides])
+        except ConfigError as e:
+            raise _moved_key_error(e) from None
 
     conf = load(opts.dataset)
     if not opts.dataset and conf.dataset.name != load_config(protocol).dataset.name:
         conf = load(str(conf.dataset.name))  # named by --dataset.name or a --config file
-    conf = conf.without(*(f"algos.{name}" for name in conf.algos if name != algo))
-    check_values(conf, value_rules(cls, algo))
+    space = str(conf.space.name)
+    check_values(conf, [("space.name", OneOf(SPACES.names))])
+    conf = conf.without(
+        *(f"algos.{name}" for name in conf.algos if name != algo),
+        *(f"space.{name}" for name in conf.space if name not in ("name", space)),
+    )
+    check_values(conf, value_rules(cls, algo, SPACES.get(space)))
+    cls.check_space(SPACES.get(space))
     if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
         conf = conf.with_overrides({"common.num_threads": torch.get_num_threads()})
     return conf
+
+
+_MOVED = re.compile(r"unknown config key 'algos\.(\w+)\.(primitives|edges_per_node)'")
+
+
+def _moved_key_error(e: ConfigError) -> ConfigError:
+    """``e``, or for a key that moved to the space section, where it went."""
+    m = _MOVED.search(str(e))
+    if m is None:
+        return e
+    return ConfigError(
+        f"{str(e).split(';')[0]}: the ops and edges of the search belong to the space now; set "
+        f"'space.darts.{m[2]}' (or 'space.<name>.{m[2]}' of the space the run uses, --space NAME)"
+    )
 
 
 def load_run_config(run_dir: str | Path) -> Config:
@@ -139,7 +168,11 @@ def load_run_config(run_dir: str | Path) -> Config:
     saved = load_config([Path(run_dir) / "config.yaml"])
     schema, _ = _schema()
     conf = load_config([schema, saved.to_dict()])
-    return conf.without(*(f"algos.{name}" for name in conf.algos if name not in saved.algos))
+    kept = saved.get("space", {})
+    return conf.without(
+        *(f"algos.{name}" for name in conf.algos if name not in saved.algos),
+        *(f"space.{name}" for name in conf.space if name != "name" and name not in kept),
+    )
 
 
 def _may_differ(path: tuple, saved: Any) -> bool:
@@ -310,6 +343,11 @@ def _search_and_evaluate(ctx: RunContext, notes: list[str]) -> dict[str, Any]:
         summary["genotype"] = format_genotype(desc_to_genotype(final_desc))
     except (GenotypeError, StopIteration):
         summary["genotype"] = None
+    try:
+        summary["architecture"] = ctx.space.label(final_desc)  # the space's readable form
+    except SpaceError:
+        summary["architecture"] = None
+    summary["space"] = str(conf.space.name)
     summary = json_safe(summary)
     log.event("summary", data={k: summary[k] for k in SUMMARY_KEYS if k in summary})
     return summary

@@ -1,6 +1,7 @@
 """The searcher contract: a base class, a registry, and what a search returns.
 
-A searcher receives a :class:`RunContext` (config, data, logger, executor, run folder) and
+A searcher receives a :class:`RunContext` (config, data, logger, executor, run folder, search
+space) and
 returns a :class:`SearchResult`: every candidate it evaluated, and the ids of the one(s) it
 chose for final training. Register it and ``--algos NAME`` finds it:
 
@@ -39,6 +40,7 @@ from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provide
 from archai.search.executor import Executor, JobHandle, JobResult, LocalExecutor
 from archai.search.jobs import TrainJob, run_train_job
 from archai.space.model_desc import ModelDesc
+from archai.space.spaces import SPACES, SearchSpace, make_space
 
 
 @dataclass
@@ -137,6 +139,13 @@ class RunContext:
     @cached_property
     def dataset_info(self) -> DatasetInfo:
         return get_provider(self.conf.dataset.name).info
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        """The run's search space (``space.name`` with its options ``space.<name>``) at the shape
+        of ``search.model`` and the dataset."""
+        name = str(self.conf.space.name)
+        return make_space(name, shape=self.builder_args("search"), **self.conf.space[name].to_dict())
 
     def loaders(self, protocol: str = "search") -> DataLoaders:
         """Train and validation loaders of the ``search`` or ``eval`` protocol (``search.loader``
@@ -281,6 +290,11 @@ class Searcher:
     """
 
     name: ClassVar[str] = ""
+    #: what the searcher needs of its space (:meth:`SearchSpace.supports`: ``sample``,
+    #: ``mutate``, ``neighbours``, ``encode``, ``enumerate``, ``one_shot``)
+    space_needs: ClassVar[tuple[str, ...]] = ("sample",)
+    #: the spaces it can search at all (None: any that has ``space_needs``)
+    only_spaces: ClassVar[tuple[str, ...] | None] = None
     #: rules for keys of ``algos.<name>`` (``{"n_samples": Range(1, integer=True)}``), checked
     #: with :mod:`archai.search.conf_rules` before a run starts
     value_checks: ClassVar[dict[str, Any]] = {}
@@ -290,6 +304,22 @@ class Searcher:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def check_space(cls, space: type[SearchSpace]) -> None:
+        """Raises :class:`ConfigError` when ``space`` lacks what this searcher needs."""
+        if cls.only_spaces is not None and space.name not in cls.only_spaces:
+            raise ConfigError(
+                f"{cls.name} searches the {' and '.join(cls.only_spaces)} space only; "
+                f"pass --space {cls.only_spaces[0]} (the run asks for --space {space.name})"
+            )
+        missing = [f for f in cls.space_needs if not space.supports(f)]
+        if missing:
+            able = [n for n in SPACES.names() if all(SPACES.get(n).supports(f) for f in cls.space_needs)]
+            raise ConfigError(
+                f"{cls.name} needs a space with {' and '.join(missing)}; the {space.name} space has "
+                f"{'no ' + missing[0] if len(missing) == 1 else 'neither'}. Spaces that have: {', '.join(able) or 'none'}"
+            )
 
     @property
     def conf(self) -> Config:

@@ -1,8 +1,9 @@
 """The model space: what architectures are made of, with no training in it.
 
 Descriptions (plain data, YAML), ops, skeletons, builders, published genotypes, NAS-Bench-201
-strings, networks built from descriptions, one-shot supernets, random cells and mutations, and
-cost (params, MACs, latency, memory):
+strings, networks built from descriptions, one-shot supernets, search spaces (``make_space``:
+sample, mutate, neighbours, digest, encode, enumerate, one-shot view), and cost (params, MACs,
+latency, memory):
 
     >>> from archai.space import GENOTYPES, genotype_to_desc, build_model, measure_cost
     >>> desc = genotype_to_desc(GENOTYPES["DARTS_V2"], init_channels=16, n_cells=8)
@@ -26,11 +27,28 @@ from archai.space.genotypes import (
 )
 from archai.space.model import Model, build_model, count_params
 from archai.space.model_desc import CellDesc, DescError, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.nb201 import arch_to_desc, desc_to_arch
 from archai.space.ops import DARTS_PRIMITIVES, ENAS_PRIMITIVES, NB201_PRIMITIVES, OPS, make_op
-from archai.space.sampling import mutate_cell, mutate_desc, mutate_input, mutate_op, sample_cell, sample_desc
 from archai.space.skeletons import SKELETONS, Skeleton, register_skeleton
-from archai.space.supernet import MixedOpOptions, Supernet, SupernetBuilder, finalize_supernet
+from archai.space.spaces import (
+    SPACES,
+    ChainSpace,
+    DartsSpace,
+    Nb201Space,
+    SearchSpace,
+    SpaceError,
+    make_space,
+    register_space,
+)
+from archai.space.spaces.darts import (
+    mutate_cell,
+    mutate_desc,
+    mutate_input,
+    mutate_op,
+    sample_cell,
+    sample_desc,
+)
+from archai.space.spaces.nb201 import arch_to_desc, desc_to_arch
+from archai.space.supernet import MixedOpOptions, Supernet, SupernetBuilder, finalize_desc, finalize_supernet
 
 __all__ = [
     "DARTS_PRIMITIVES",
@@ -39,8 +57,11 @@ __all__ = [
     "NB201_PRIMITIVES",
     "OPS",
     "SKELETONS",
+    "SPACES",
     "CellDesc",
+    "ChainSpace",
     "CostReport",
+    "DartsSpace",
     "DescError",
     "EdgeDesc",
     "Genotype",
@@ -50,9 +71,12 @@ __all__ = [
     "Model",
     "ModelDesc",
     "ModelDescBuilder",
+    "Nb201Space",
     "NodeDesc",
     "OpDesc",
+    "SearchSpace",
     "Skeleton",
+    "SpaceError",
     "Supernet",
     "SupernetBuilder",
     "TemplateBuilder",
@@ -65,10 +89,12 @@ __all__ = [
     "desc_to_genotype",
     "draw_cell",
     "expand_cells",
+    "finalize_desc",
     "finalize_supernet",
     "format_genotype",
     "genotype_to_desc",
     "make_op",
+    "make_space",
     "measure_cost",
     "mutate_cell",
     "mutate_desc",
@@ -76,6 +102,7 @@ __all__ = [
     "mutate_op",
     "parse_genotype",
     "register_skeleton",
+    "register_space",
     "sample_cell",
     "sample_desc",
 ]

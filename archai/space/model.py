@@ -154,13 +154,17 @@ class Cell(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """The ResNet basic block NAS-Bench-201 uses between stages (stride 2)."""
+    """The ResNet basic block NAS-Bench-201 uses between stages (stride 2). The shortcut's pooling
+    rounds up, so odd maps (7x7 of a 28x28 image after a stride-2 stem) match the conv path;
+    even maps, the benchmark's, are pooled as published."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
         self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, True)
         self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, True)
-        self.downsample = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(2, 2, ceil_mode=True), nn.Conv2d(c_in, c_out, 1, bias=False)
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         return self.downsample(s1) + self.conv_b(self.conv_a(s1))

@@ -17,7 +17,7 @@ config names the skeleton its images need (``confs/datasets/imagenet.yaml`` sets
 Built-in skeletons: ``darts`` (one 3x3 convolution stem, two-input cells: CIFAR-style),
 ``imagenet`` (three stride-2 convolutions in two stems, as DARTS evaluates on ImageNet) and
 ``nb201`` (the NAS-Bench-201 network: one-input cells, ResNet blocks between stages, BN-ReLU
-before pooling).
+before pooling) and ``chain`` (the same around the chain space's stage cells).
 """
 
 from __future__ import annotations
@@ -213,3 +213,9 @@ class Nb201Skeleton(Skeleton):
 
     def build_head(self, desc: DescView, channels: int) -> nn.Module | None:
         return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+
+
+@register_skeleton("chain")
+class ChainSkeleton(Nb201Skeleton):
+    """The chain (macro) space's network: NAS-Bench-201's stem, ResNet blocks between stages and
+    head, around stage cells that are not repeated."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,26 +246,34 @@ class SharedWork:
         return held[1][key]
 
 
+#: a path through a supernet: per cell kind, per mixed edge (in order), the candidates that run
+#: (indices into the edge's ``candidates``; empty: the edge adds nothing)
+SupernetPath = dict[str, list[tuple[int, ...]]]
+
+
 class ArchWeights:
     """Holds the mixing weights of the current forward pass, and the work its edges share
     (:class:`SharedWork`); shared by a supernet's mixed ops."""
 
     def __init__(self) -> None:
         self.weights: dict[str, torch.Tensor] = {}
+        #: one path through the supernet (per cell kind, per mixed edge: the candidates that run),
+        #: or None to mix every candidate by its weight
+        self.path: SupernetPath | None = None
         self.shared = SharedWork()
 
     def pinned(self) -> contextlib.AbstractContextManager:
-        """A context manager that, entered later, runs with the weights of now (a checkpointed
-        cell's recomputation in backward, after other forwards may have set other weights)."""
-        weights = self.weights
+        """A context manager that, entered later, runs with the weights (and path) of now (a
+        checkpointed cell's recomputation in backward, after other forwards may have set others)."""
+        weights, path = self.weights, self.path
 
         @contextlib.contextmanager
         def restored() -> Iterator[None]:
-            outer, self.weights = self.weights, weights
+            outer, self.weights, self.path = (self.weights, self.path), weights, path
             try:
                 yield
             finally:
-                self.weights = outer
+                self.weights, self.path = outer
 
         return restored()
 
@@ -315,10 +323,22 @@ class MixedOp(nn.Module):
         self.context, self.kind, self.index = context, kind, index
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.context.path is not None:
+            return self._run_path(x, self.context.path[self.kind][self.index])
         w = self.context.weights[self.kind][self.index]
         if self.stop_grad:  # one detached tensor per state, so that such edges share work too
             x = self._shared().get(x, "detached", x.detach)
         return self._mix(x, w)
+
+    def _run_path(self, x: torch.Tensor, chosen: tuple[int, ...]) -> torch.Tensor:
+        """Only the ``chosen`` candidates, summed (one path, as ENAS trains its shared child);
+        none chosen: zeros of the output's shape."""
+        if not chosen:
+            return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+        out = self._ops[chosen[0]](x)
+        for j in chosen[1:]:
+            out = out + self._ops[j](x)
+        return out
 
     def _shared(self) -> SharedWork:
         """The work shared with the cell's other edges; with the lever off, one outside any
@@ -509,8 +529,19 @@ class Supernet(nn.Module):
     def drop_path_prob(self, p: float) -> None:
         self.model.drop_path_prob = p
 
+    @property
+    def path(self) -> SupernetPath | None:
+        """One path through the supernet (see :data:`SupernetPath`; a space's ``path(supernet, desc)``
+        gives the one of a description), or None (the default) to mix every candidate."""
+        return self.context.path
+
+    @path.setter
+    def path(self, path: SupernetPath | None) -> None:
+        self.context.path = path
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.context.weights = {k: self._mix(a) for k, a in self.alphas.items()}
+        if self.context.path is None:
+            self.context.weights = {k: self._mix(a) for k, a in self.alphas.items()}
         return self.model(x)
 
     def _mix(self, a: torch.Tensor) -> torch.Tensor:
@@ -546,9 +577,16 @@ def finalize_cell(
     return CellDesc(cell.kind, cell.channels, nodes, list(cell.concat))
 
 
-def finalize_supernet(net: Supernet, k: int = 2, exclude: Sequence[str] = ("none",)) -> ModelDesc:
-    """The discrete description of a supernet (same skeleton, ``k`` edges per node)."""
-    desc = net.desc
-    weights = net.mixing_weights()
+def finalize_desc(
+    desc: ModelDesc, weights: Mapping[str, torch.Tensor], k: int = 2, exclude: Sequence[str] = ("none",)
+) -> ModelDesc:
+    """The discrete description of a supernet description ``desc`` for mixing ``weights``
+    (per cell kind, as :meth:`Supernet.mixing_weights` gives them): same skeleton, ``k`` edges
+    per node (:func:`finalize_cell`)."""
     cells = [finalize_cell(c, weights[c.kind], k, exclude) if c.kind in weights else c for c in desc.cells]
     return dataclasses.replace(desc, cells=cells, affine=True, meta=dict(desc.meta))
+
+
+def finalize_supernet(net: Supernet, k: int = 2, exclude: Sequence[str] = ("none",)) -> ModelDesc:
+    """The discrete description of a supernet (same skeleton, ``k`` edges per node)."""
+    return finalize_desc(net.desc, net.mixing_weights(), k, exclude)

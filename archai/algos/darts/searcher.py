@@ -1,9 +1,11 @@
 """DARTS: differentiable architecture search (Liu et al., ICLR 2019), as a registered searcher.
 
-A supernet whose edges mix every candidate op by softmax weights is trained with the one
-trainer; the :class:`~archai.algos.darts.arch_step.DartsArchStep` hook updates the mixing
-weights on held-out data before every weight step (first or second order). The found cell keeps,
-per node, the two strongest incoming edges and on each its strongest op other than ``none``.
+The run's space gives its one-shot view: a supernet whose edges mix every candidate op by
+softmax weights, trained with the one trainer while the
+:class:`~archai.algos.darts.arch_step.DartsArchStep` hook updates the mixing weights on held-out
+data before every weight step (first or second order); then the space derives the found
+architecture from the weights (``darts``: per node the two strongest incoming edges, each with
+its strongest op other than ``none``; ``nb201``: each edge's strongest op).
 """
 
 from __future__ import annotations
@@ -12,25 +14,25 @@ from archai.algos.darts.arch_step import DartsArchStep
 from archai.algos.darts.plots import plot_alphas
 from archai.common.checks import Range
 from archai.common.seeding import seed_everything
-from archai.search.conf_rules import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
+from archai.search.conf_rules import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.search.trainer import Trainer, TrainerHook
 from archai.space.cost import measure_cost
-from archai.space.genotypes import desc_to_genotype, format_genotype
-from archai.space.supernet import MixedOpOptions, Supernet, SupernetBuilder, finalize_supernet
+from archai.space.spaces import SearchSpace
+from archai.space.supernet import MixedOpOptions, Supernet
 
 
 class AlphaLog(TrainerHook):
-    """Logs the softmax of the alphas and the current genotype after every epoch."""
+    """Logs the softmax of the alphas and the architecture they derive after every epoch."""
 
-    def __init__(self, net: Supernet, k: int) -> None:
-        self.net, self.k = net, k
+    def __init__(self, net: Supernet, space: SearchSpace) -> None:
+        self.net, self.space = net, space
 
     def after_epoch(self, trainer: Trainer, epoch: int, metrics: dict) -> None:
         if trainer.logger is None:
             return
         weights = self.net.mixing_weights()
-        genotype = format_genotype(desc_to_genotype(finalize_supernet(self.net, self.k)))
+        genotype = self.space.label(self.space.derive(self.net.desc, weights))
         trainer.logger.event(  # the matrices go to events.jsonl and TensorBoard, not the console
             "alphas",
             level="debug",
@@ -39,7 +41,7 @@ class AlphaLog(TrainerHook):
             genotype=genotype,
             candidates=self.net.candidates,
         )
-        trainer.logger.info(f"epoch {epoch + 1}: current genotype {genotype}")
+        trainer.logger.info(f"epoch {epoch + 1}: current architecture {genotype}")
         scalars = {
             f"alpha/{kind}/edge{e}/{op}": float(w[e, j])
             for kind, w in weights.items()
@@ -51,12 +53,12 @@ class AlphaLog(TrainerHook):
 
 @register_searcher("darts")
 class DartsSearcher(Searcher):
-    """First- or second-order DARTS over ``algos.darts.primitives``."""
+    """First- or second-order DARTS on the one-shot view of the run's space."""
 
+    space_needs = ("one_shot",)
     value_checks = {
         "order": Range(1, 2, integer=True),
         "unrolled_r": POSITIVE,
-        "edges_per_node": COUNT,
         "arch_optimizer.lr": POSITIVE,
         "arch_optimizer.weight_decay": NON_NEGATIVE,
         "supernet.checkpoint_cells": NON_NEGATIVE_INT,
@@ -68,8 +70,8 @@ class DartsSearcher(Searcher):
         ctx, conf = self.ctx, self.conf
         loaders, arch_loader = ctx.held_out_loaders("steps its architecture weights")
         seed_everything(ctx.seed)
-        desc = SupernetBuilder(list(conf.primitives), **ctx.builder_args("search", affine=False)).build()
-        net = Supernet(desc, options=MixedOpOptions(**conf.supernet))
+        space = ctx.space
+        net = Supernet(space.supernet_desc(), options=MixedOpOptions(**conf.supernet))
         arch = conf.arch_optimizer
         hooks = [
             DartsArchStep(
@@ -82,7 +84,7 @@ class DartsSearcher(Searcher):
                 unrolled_r=float(conf.unrolled_r),
                 seed=ctx.seed,
             ),
-            AlphaLog(net, int(conf.edges_per_node)),
+            AlphaLog(net, space),
         ]
         trainer = Trainer(
             net,
@@ -95,11 +97,13 @@ class DartsSearcher(Searcher):
             scope="supernet",
         )
         history = trainer.fit(loaders.train, loaders.val)
-        final = finalize_supernet(net, k=int(conf.edges_per_node))
-        genotype = format_genotype(desc_to_genotype(final))
-        final.meta.update(searcher="darts", order=int(conf.order), genotype=genotype)
+        final = space.derive(net.desc, net.mixing_weights())
+        label = space.label(final)
+        final.meta.update(searcher="darts", order=int(conf.order), architecture=label)
+        if space.name == "darts":
+            final.meta["genotype"] = label
         plot_alphas(net.mixing_weights(), net.candidates, ctx.run_dir / "alphas.png")
-        self.log.info(f"genotype {genotype}")
+        self.log.info(f"found {label}")
         cost = measure_cost(final)
         cand = Candidate(
             "darts",

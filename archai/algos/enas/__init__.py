@@ -1,7 +1,6 @@
-"""ENAS (Pham et al., 2018), micro space: ``EnasSearcher``, the controller and the shared child."""
+"""ENAS (Pham et al., 2018) on a space's one-shot view: ``EnasSearcher`` and its controller."""
 
-from archai.algos.enas.child import EnasChild, arch_to_cell
 from archai.algos.enas.controller import Controller, Reinforce
 from archai.algos.enas.searcher import EnasSearcher
 
-__all__ = ["Controller", "EnasChild", "EnasSearcher", "Reinforce", "arch_to_cell"]
+__all__ = ["Controller", "EnasSearcher", "Reinforce"]

@@ -1,6 +1,7 @@
 """Regularized (aging) evolution (Real et al., 2019), asynchronous on the executor.
 
-Each cycle draws ``sample`` living models (with replacement), mutates the best of the draw (one
+Over the run's space (``ctx.space``: ``sample`` and ``mutate``). Each cycle draws ``sample``
+living models (with replacement), mutates the best of the draw (one change: on DARTS cells one
 op or one input), trains the child, adds it and removes the oldest. On Ray, ``parallel``
 trainings run at once, each handled as it finishes. Jobs are named by architecture digest: a
 repeated architecture trains once, and a resumed search reuses the jobs it finished.
@@ -12,13 +13,14 @@ import collections
 import random
 
 from archai.search import COUNT, Candidate, Searcher, SearchResult, derive_seed, register_searcher
-from archai.space import ModelDesc, mutate_desc, sample_desc
+from archai.space import ModelDesc
 
 
 @register_searcher("evolution")
 class EvolutionSearcher(Searcher):
     """Aging evolution: random initial population, tournament selection, oldest removed."""
 
+    space_needs = ("sample", "mutate")
     value_checks = {"population": COUNT, "sample": COUNT, "cycles": COUNT, "parallel": COUNT}
     defaults_file = "algos/evolution.yaml"
     toy_file = "algos/evolution_toy.yaml"
@@ -26,13 +28,13 @@ class EvolutionSearcher(Searcher):
     def child(self, rng: random.Random, population: collections.deque, started: int) -> ModelDesc | None:
         """A random model for the first ``population``, then the mutated winner of a tournament
         (None while every living model is still training)."""
-        conf, prims = self.conf, list(self.conf.primitives)
+        conf, space = self.conf, self.ctx.space
         if started < int(conf.population):
-            return sample_desc(rng, prims, **self.ctx.builder_args("search"))
+            return space.sample(rng)
         if not population:
             return None
         winner = max((rng.choice(population) for _ in range(int(conf.sample))), key=_fitness)
-        child = mutate_desc(rng, winner.desc, prims)
+        child = space.mutate(rng, winner.desc)
         child.meta["parent"] = winner.id
         return child
 

@@ -40,6 +40,8 @@ def _rng_from_json(data: list) -> tuple:
 class PetridishSearcher(Searcher):
     """Forward search with warm-started children and an epsilon band around the convex hull."""
 
+    only_spaces = ("darts",)  # grows DARTS-style cells; its ops are space.darts.primitives
+
     value_checks = {
         "top_k": COUNT,
         "l1_weight": NON_NEGATIVE,
@@ -273,7 +275,7 @@ class PetridishSearcher(Searcher):
                     loader=base.loader,
                     trainer={**base.trainer, "epochs": int(conf.candidate_epochs)},
                     job_dir=base.job_dir,
-                    primitives=list(conf.primitives),
+                    primitives=self.ctx.space.primitives,
                     top_k=int(conf.top_k),
                     l1_weight=float(conf.l1_weight),
                     alpha_init=float(conf.alpha_init),

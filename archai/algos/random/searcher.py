@@ -1,7 +1,9 @@
-"""Random search: sample cells uniformly from the DARTS space, train each briefly, keep the best.
+"""Random search: sample architectures uniformly from the run's space, train each briefly, keep
+the best.
 
-Each node takes two distinct earlier states, each through an op drawn uniformly from
-``algos.random.primitives``. Samples are drawn from the run's seed a round at a time and
+Samples (``ctx.space.sample``: on the default ``darts`` space, cells whose nodes take two
+distinct earlier states, each through an op drawn uniformly from ``space.darts.primitives``)
+are drawn from the run's seed a round at a time and
 trained through the executor (in parallel on Ray), until ``n_samples`` are done or
 ``max_seconds`` have passed.
 """
@@ -15,7 +17,6 @@ from archai.common.seeding import derive_seed
 from archai.search.conf_rules import COUNT, NON_NEGATIVE
 from archai.search.searcher import Candidate, Searcher, SearchResult, register_searcher
 from archai.space.model_desc import ModelDesc
-from archai.space.sampling import sample_desc
 
 
 @register_searcher("random")
@@ -29,11 +30,9 @@ class RandomSearcher(Searcher):
     def search(self) -> SearchResult:
         ctx, conf = self.ctx, self.conf
         rng = random.Random(derive_seed(ctx.seed, "random/samples"))
-        args = ctx.builder_args("search")
-        prims = list(conf.primitives)
 
         def draw(i: int) -> tuple[str, ModelDesc]:
-            desc = sample_desc(rng, prims, **args)
+            desc = ctx.space.sample(rng)
             desc.meta.update(searcher="random", sample=i)
             return f"sample_{i:03d}", desc
 

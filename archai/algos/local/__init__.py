@@ -1,0 +1,3 @@
+from archai.algos.local.searcher import LocalSearcher
+
+__all__ = ["LocalSearcher"]
