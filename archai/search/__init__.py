@@ -11,6 +11,7 @@ See ``docs/write_a_searcher.md`` for a searcher written against this API.
 from archai.common.checks import Each, OneOf, Range
 from archai.common.config import Config, ConfigError, Null
 from archai.common.seeding import derive_seed
+from archai.search.api import RunResult, override_args, search_and_evaluate
 from archai.search.conf_rules import COUNT, FRACTION, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
 from archai.search.data import data_loaders, loader_conf
 from archai.search.evaluator import EvalOutcome, evaluate_final
@@ -54,6 +55,7 @@ __all__ = [
     "ParetoFront",
     "Range",
     "RayExecutor",
+    "RunResult",
     "RunContext",
     "SearchResult",
     "Searcher",
@@ -69,8 +71,10 @@ __all__ = [
     "front_from_conf",
     "loader_conf",
     "make_executor",
+    "override_args",
     "register_searcher",
     "run_experiment",
     "run_train_job",
+    "search_and_evaluate",
     "trainer_conf",
 ]
