@@ -217,6 +217,14 @@ def test_controller_starts_from_the_published_op_prior():
     assert _op_values([["sep_conv_3x3", 10]], "op_prior") == {"sep_conv_3x3": 10.0}
     with pytest.raises(ConfigError, match=r"op_prior: 10.0 is not an \[op, value\] pair"):
         _op_values([10.0], "op_prior")
+    # and the config refuses the old form before a run starts
+    from archai.algos import EnasSearcher
+    from archai.common.checks import check_values
+    from archai.search.conf_rules import value_rules
+
+    bad = {"algos": {"enas": {"controller": {"op_prior": [10.0, 10.0, 0.0]}}}}
+    with pytest.raises(ConfigError, match="algos.enas.controller.op_prior: .* a pair"):
+        check_values(bad, value_rules(EnasSearcher, "enas"))
     nb201 = Controller(make_space("nb201").decisions(), op_prior={"avg_pool_3x3": 1.0})
     assert nb201.op_bias.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0] and not nb201.normal_op_bias.any()
 

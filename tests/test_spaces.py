@@ -9,6 +9,7 @@ from archai.common.config import ConfigError
 from archai.space import (
     SPACES,
     Nb201Space,
+    OpDesc,
     SearchSpace,
     SpaceError,
     Supernet,
@@ -162,3 +163,26 @@ def test_chain_layers_take_their_own_op_and_skips():
     assert space.stages_of(space.build(stages)) == stages
     # every layer reaches the output (it feeds the next one): nothing is cut off
     assert len(space.neighbours(desc)) == 2 * sum(len(space.primitives) - 1 + i for i in range(3))
+
+
+def test_the_darts_space_enumerates_lazily():
+    space = make_space("darts")  # about 1e18 architectures: the first comes at once
+    assert space.size > 10**17 and space.label(next(space.enumerate())).startswith("Genotype(")
+
+
+def test_a_path_maps_mixed_edges_only_and_refuses_inputs_the_supernet_does_not_mix():
+    space = make_space("darts", shape=SMALL)
+    supernet = space.supernet_desc()
+    for cell in supernet.cells:  # node 1's edge from state 0 becomes a fixed op
+        cell.nodes[1].edges[0].op = OpDesc("skip_connect")
+    samples = [space.sample(random.Random(i)) for i in range(50)]
+
+    def reads_0(d):
+        return any(e.input == 0 for c in d.cells for e in c.nodes[1].edges)
+
+    with pytest.raises(SpaceError, match=r"node 1 reads state\(s\) \[0\]"):
+        space.path(supernet, next(d for d in samples if reads_0(d)))
+    keep = next(d for d in samples if not reads_0(d))
+    path = space.path(supernet, keep)
+    assert [len(path[k]) for k in ("normal", "reduction")] == [2 + 2, 2 + 2]  # 5 edges, 1 fixed
+    assert sum(len(r) for r in path["normal"]) == 4  # every edge of the cell is on the path

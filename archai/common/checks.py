@@ -81,10 +81,29 @@ class OneOf:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """A two-item list whose first item passes ``first`` and second ``second`` (``[op, value]``)."""
+
+    first: Range | OneOf
+    second: Range | OneOf
+
+    def describe(self) -> str:
+        return f"a pair [{self.first.describe()}, {self.second.describe()}]"
+
+    def ok(self, value: Any) -> bool:
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and self.first.ok(value[0])
+            and self.second.ok(value[1])
+        )
+
+
+@dataclass(frozen=True)
 class Each:
     """Every item of a list passes ``rule`` (and the list holds at least ``min_len`` items)."""
 
-    rule: Range | OneOf
+    rule: Range | OneOf | Pair
     min_len: int = 0
 
     def describe(self) -> str:
@@ -99,7 +118,7 @@ class Each:
         )
 
 
-Rule = Range | OneOf | Each
+Rule = Range | OneOf | Pair | Each
 
 
 def _leaves(tree: Mapping, prefix: str = "") -> Iterable[tuple[str, Any]]:

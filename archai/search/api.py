@@ -15,6 +15,7 @@ result without training, an interrupted one resumes, one made with other setting
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +94,26 @@ class RunResult:
 
 
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
-    if isinstance(value, Mapping) and value:
+    """Dotted keys of the leaves of ``value`` (an empty mapping changes nothing)."""
+    if isinstance(value, Mapping):
         return [pair for k, v in value.items() for pair in _flatten(f"{prefix}.{k}", v)]
     return [(prefix, value)]
 
 
+def _plain(value: Any) -> Any:
+    """Paths as strings, NumPy scalars and arrays as Python values, tuples as lists."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _as_text(value: Any) -> str:
     """A value as the command line writes it (YAML flow style: ``3``, ``true``, ``[a, b]``)."""
+    value = _plain(value)
     if isinstance(value, str):
         return value
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
@@ -111,20 +125,20 @@ def override_args(overrides: Mapping[str, Any] | None = None, **sections: Any) -
 
     Example:
         >>> override_args({"algos.darts.order": 2}, search={"trainer": {"epochs": 1}})
-        ['--algos.darts.order', '2', '--search.trainer.epochs', '1']
+        ['--algos.darts.order=2', '--search.trainer.epochs=1']
     """
     pairs = [pair for k, v in (overrides or {}).items() for pair in _flatten(k, v)]
     pairs += [pair for k, v in sections.items() for pair in _flatten(k, v)]
-    return [arg for k, v in pairs for arg in (f"--{k}", _as_text(v))]
+    return [f"--{k}={_as_text(v)}" for k, v in pairs]  # with '=': a value may start with "--"
 
 
 def search_and_evaluate(
     algo: str,
     *,
-    space: str | None = None,
+    space: str | Mapping[str, Any] | None = None,
     exp_dir: str | Path = "runs/notebook",
     full: bool = False,
-    dataset: str | None = None,
+    dataset: str | Mapping[str, Any] | None = None,
     dataroot: str | None = None,
     config_files: Sequence[str] = (),
     overrides: Mapping[str, Any] | None = None,
@@ -133,7 +147,12 @@ def search_and_evaluate(
 ) -> RunResult:
     """Searches with ``algo`` on ``space`` (toy protocol unless ``full``), trains and tests the
     found architecture, and returns the :class:`RunResult` of ``exp_dir/ALGO``. A finished run
-    folder returns its result; an interrupted one resumes."""
+    folder returns its result; an interrupted one resumes. ``space`` and ``dataset`` are a
+    name, or their config section as a dict (``space={"name": "nb201", "nb201": {...}}``)."""
+    if isinstance(space, Mapping):
+        sections["space"], space = space, None
+    if isinstance(dataset, Mapping):
+        sections["dataset"], dataset = dataset, None
     names = load_plugins(plugins)
     opts = ExperimentOptions(
         algos=[algo],

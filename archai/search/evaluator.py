@@ -24,8 +24,8 @@ class EvalOutcome:
 def eval_desc(ctx: RunContext, desc: ModelDesc) -> ModelDesc:
     """The network the eval protocol trains for a searched ``desc``: the same architecture
     rebuilt by the run's space at the shape of ``eval.model`` when ``eval.expand`` is true
-    (DARTS cells: into a deeper, wider network; nb201 and chain: at its width), else ``desc``
-    as is."""
+    (DARTS cells: into a deeper, wider network; chain: at its width; nb201: the benchmark's
+    network, as found), else ``desc`` as is."""
     if not bool(ctx.conf.eval.expand):
         return desc
     return ctx.space.rebuild(desc, ctx.builder_args("eval"))

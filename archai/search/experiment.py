@@ -155,9 +155,14 @@ def _moved_key_error(e: ConfigError) -> ConfigError:
     m = _MOVED.search(str(e))
     if m is None:
         return e
+    other = (
+        " (or 'space.<name>.primitives' of the space the run uses, --space NAME)"
+        if m[2] == "primitives"
+        else ""
+    )
     return ConfigError(
         f"{str(e).split(';')[0]}: the ops and edges of the search belong to the space now; set "
-        f"'space.darts.{m[2]}' (or 'space.<name>.{m[2]}' of the space the run uses, --space NAME)"
+        f"'space.darts.{m[2]}'{other}"
     )
 
 

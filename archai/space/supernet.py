@@ -333,6 +333,8 @@ class MixedOp(nn.Module):
     def _run_path(self, x: torch.Tensor, chosen: tuple[int, ...]) -> torch.Tensor:
         """Only the ``chosen`` candidates, summed (one path, as ENAS trains its shared child);
         none chosen: zeros of the output's shape."""
+        if self.stop_grad:
+            x = x.detach()
         if not chosen:
             return x[:, :, :: self.stride, :: self.stride].mul(0.0)
         out = self._ops[chosen[0]](x)

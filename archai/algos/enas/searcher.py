@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from archai.algos.enas.controller import Controller, Reinforce
-from archai.common.checks import Range
+from archai.common.checks import Each, OneOf, Pair, Range
 from archai.common.config import ConfigError
 from archai.common.metrics import topk_correct
 from archai.common.seeding import derive_seed, seed_everything
@@ -26,7 +26,7 @@ from archai.search.searcher import Candidate, Searcher, SearchResult, register_s
 from archai.search.trainer import Trainer, TrainerHook
 from archai.space.cost import measure_cost
 from archai.space.model_desc import ModelDesc
-from archai.space.ops import frozen_bn_stats
+from archai.space.ops import OPS, frozen_bn_stats
 from archai.space.spaces import SearchSpace
 from archai.space.supernet import Supernet
 
@@ -131,6 +131,8 @@ class EnasSearcher(Searcher):
         "controller.baseline_decay": Range(0, 1),
         "controller.steps_per_epoch": COUNT,
         "controller.samples_per_update": COUNT,
+        "controller.op_prior": Each(Pair(OneOf(OPS.names), Range())),
+        "controller.normal_op_bias": Each(Pair(OneOf(OPS.names), Range())),
     }
     defaults_file = "algos/enas.yaml"
     toy_file = "algos/enas_toy.yaml"

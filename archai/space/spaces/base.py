@@ -124,7 +124,10 @@ class SearchSpace:
 
     def mutate(self, rng: random.Random, desc: ModelDesc) -> ModelDesc:
         """A copy of ``desc`` with one change (here: a uniformly chosen neighbour)."""
-        return rng.choice(self.neighbours(desc))
+        neighbours = self.neighbours(desc)
+        if not neighbours:
+            raise SpaceError(f"the {self.name} space has no architecture one change away from this one")
+        return rng.choice(neighbours)
 
     def neighbours(self, desc: ModelDesc) -> list[ModelDesc]:
         """Every architecture one change away from ``desc``, in a fixed order."""
@@ -183,8 +186,15 @@ class SearchSpace:
                     f"not a path of the {self.name} supernet: its {super_cell.kind} cell differs"
                 )
             rows = []
-            for node, super_node in zip(cell.nodes, super_cell.nodes):
-                for edge in super_node.edges:
+            for ni, (node, super_node) in enumerate(zip(cell.nodes, super_cell.nodes)):
+                mixed = [e for e in super_node.edges if e.op.name == MIXED]
+                unmatched = {e.input for e in node.edges} - {e.input for e in mixed}
+                if unmatched:
+                    raise SpaceError(
+                        f"not a path of the {self.name} supernet: {super_cell.kind} node {ni} reads "
+                        f"state(s) {sorted(unmatched)}, which its supernet node mixes no edge from"
+                    )
+                for edge in mixed:
                     cands = edge.op.params["candidates"]
                     ops = [e.op.name for e in node.edges if e.input == edge.input]
                     if any(op not in cands for op in ops):

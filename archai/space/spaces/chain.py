@@ -137,6 +137,8 @@ class ChainSpace(SearchSpace):
             stages[si][li] = (op, tuple(sorted(set(skips) ^ {rng.randrange(li)})))
         elif others:
             stages[si][li] = (rng.choice(others), skips)
+        else:  # one primitive and a first layer: nothing to change here, so a random neighbour
+            return super().mutate(rng, desc)
         return self.build(stages)
 
     def rebuild(self, desc: ModelDesc, shape: Mapping[str, Any]) -> ModelDesc:

@@ -245,20 +245,17 @@ class DartsSpace(SearchSpace):
         return per_cell ** len(KINDS)
 
     def enumerate(self) -> Iterator[ModelDesc]:
-        cells = {
-            kind: [
-                CellDesc(
-                    kind,
-                    0,
-                    [NodeDesc([EdgeDesc(OpDesc(o), j) for j, o in zip(*pick)]) for pick in picks],
-                    list(range(N_INPUTS, N_INPUTS + self.n_nodes)),
-                )
-                for picks in itertools.product(*self._cell_choices())
-            ]
-            for kind in KINDS
-        }
-        for normal, reduction in itertools.product(cells["normal"], cells["reduction"]):
-            yield self._build(normal, reduction)
+        """Every (normal, reduction) pair of cells, lazily: nothing is built before it is asked for."""
+        concat = list(range(N_INPUTS, N_INPUTS + self.n_nodes))
+
+        def cells(kind: str) -> Iterator[CellDesc]:
+            for picks in itertools.product(*self._cell_choices()):
+                nodes = [NodeDesc([EdgeDesc(OpDesc(o), j) for j, o in zip(*pick)]) for pick in picks]
+                yield CellDesc(kind, 0, nodes, list(concat))
+
+        for normal in cells("normal"):
+            for reduction in cells("reduction"):
+                yield self._build(normal, reduction)
 
     def rebuild(self, desc: ModelDesc, shape: Mapping[str, Any]) -> ModelDesc:
         """``desc``'s normal and reduction cells laid out at ``shape`` (``expand_cells``)."""
