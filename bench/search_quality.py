@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from archai.common.config import confs_dir, load_config  # noqa: E402
 from archai.common.seeding import seed_everything  # noqa: E402
 from archai.datasets import build_loaders  # noqa: E402
+from archai.search.experiment import config_schema  # noqa: E402
 from archai.search.trainer import Trainer  # noqa: E402
 from archai.space.model import count_params  # noqa: E402
 
@@ -77,7 +78,7 @@ BASELINES = {
 
 
 def run_baseline(name: str, seed: int) -> dict:
-    conf = load_config([confs_dir() / "base.yaml", confs_dir() / "toy.yaml"])
+    conf = load_config([config_schema()[0], confs_dir() / "toy.yaml"])
     loaders = build_loaders(conf.dataset, conf.eval.loader, seed=seed)
     seed_everything(seed)
     model = BASELINES[name]()

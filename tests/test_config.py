@@ -171,11 +171,11 @@ def test_parse_overrides_errors():
 
 def test_shipped_confs_layer_cleanly():
     import archai.algos  # noqa: F401  (registers the searchers whose files live in confs/algos)
-    from archai.search.experiment import ExperimentOptions, _schema, build_config
+    from archai.search.experiment import ExperimentOptions, build_config, config_schema
     from archai.search.searcher import SEARCHERS
 
     d = confs_dir()
-    schema, _ = _schema()  # base.yaml and the sections of every registered space and searcher
+    schema, _ = config_schema()  # base.yaml and the sections of every registered space and searcher
     for f in sorted(d.glob("*.yaml")) + sorted((d / "datasets").glob("*.yaml")):
         if f.name != "base.yaml":
             load_config([schema, f])  # every shipped overlay only sets existing keys

@@ -60,6 +60,16 @@ class Registry(Generic[T]):
 
         return deco
 
+    def register_named(self, name: str) -> Callable[[T], T]:
+        """Class decorator: sets the class's ``name`` to ``name`` and registers it (searchers,
+        search spaces)."""
+
+        def deco(cls: T) -> T:
+            cls.name = name  # type: ignore[attr-defined]
+            return self.register(name)(cls)
+
+        return deco
+
     def get(self, name: str) -> T:
         """Returns the object registered as ``name`` or raises an :class:`UnknownNameError` (a
         ``KeyError``) that suggests one."""

@@ -84,9 +84,10 @@ def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
     return {"algos": {name: own}}, rest
 
 
-def _schema() -> tuple[dict, dict[str, dict]]:
-    """base.yaml extended with every registered space's and searcher's section, and each
-    searcher's overrides of other sections (from its defaults file)."""
+def config_schema() -> tuple[dict, dict[str, dict]]:
+    """The schema every run's config is checked against: base.yaml extended with every
+    registered space's and searcher's section; and each searcher's overrides of other sections
+    (from its defaults file). Overlays such as ``toy.yaml`` layer on the first."""
     schema = load_yaml(confs_dir() / "base.yaml")
     schema = deep_merge(schema, {"space": {name: dict(SPACES.get(name).defaults) for name in SPACES.names()}})
     rests = {}
@@ -104,7 +105,7 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
 
     The dataset layer is that of the dataset the run uses, however it was named (``--dataset``,
     ``--dataset.name`` or a ``--config`` file), so its skeleton comes with it."""
-    schema, rests = _schema()
+    schema, rests = config_schema()
     cls = SEARCHERS.get(algo)
     protocol: list[Any] = [schema, rests[algo]]
     if not opts.full:
@@ -171,7 +172,7 @@ def load_run_config(run_dir: str | Path) -> Config:
     so that keys without a value keep their declared types: change it with ``with_overrides``
     and pass it on to reproduce or vary the run."""
     saved = load_config([Path(run_dir) / "config.yaml"])
-    schema, _ = _schema()
+    schema, _ = config_schema()
     conf = load_config([schema, saved.to_dict()])
     kept = saved.get("space", {})
     return conf.without(

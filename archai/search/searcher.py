@@ -1,9 +1,8 @@
 """The searcher contract: a base class, a registry, and what a search returns.
 
 A searcher receives a :class:`RunContext` (config, data, logger, executor, run folder, search
-space) and
-returns a :class:`SearchResult`: every candidate it evaluated, and the ids of the one(s) it
-chose for final training. Register it and ``--algos NAME`` finds it:
+space) and returns a :class:`SearchResult`: every candidate it evaluated, and the ids of the
+one(s) it chose for final training. Register it and ``--algos NAME`` finds it:
 
     >>> from archai.space import GENOTYPES, GenotypeBuilder
     >>> @register_searcher("darts_v2_as_is")
@@ -291,7 +290,7 @@ class Searcher:
 
     name: ClassVar[str] = ""
     #: what the searcher needs of its space (:meth:`SearchSpace.supports`: ``sample``,
-    #: ``mutate``, ``neighbours``, ``encode``, ``enumerate``, ``one_shot``)
+    #: ``mutate``, ``neighbours``, ``encode``, ``enumerate``, ``one_shot``, ``decisions``)
     space_needs: ClassVar[tuple[str, ...]] = ("sample",)
     #: the spaces it can search at all (None: any that has ``space_needs``)
     only_spaces: ClassVar[tuple[str, ...] | None] = None
@@ -318,7 +317,8 @@ class Searcher:
             able = [n for n in SPACES.names() if all(SPACES.get(n).supports(f) for f in cls.space_needs)]
             raise ConfigError(
                 f"{cls.name} needs a space with {' and '.join(missing)}; the {space.name} space has "
-                f"{'no ' + missing[0] if len(missing) == 1 else 'neither'}. Spaces that have: {', '.join(able) or 'none'}"
+                f"{'no ' + missing[0] if len(missing) == 1 else 'neither' if len(missing) == 2 else 'none of them'}. "
+                f"Spaces that have: {', '.join(able) or 'none'}"
             )
 
     @property
@@ -343,9 +343,4 @@ SEARCHERS: Registry[type[Searcher]] = Registry("searcher", builtins="archai.algo
 
 def register_searcher(name: str):
     """Class decorator: registers a :class:`Searcher` subclass as ``--algos name``."""
-
-    def deco(cls: type[Searcher]) -> type[Searcher]:
-        cls.name = name
-        return SEARCHERS.register(name)(cls)
-
-    return deco
+    return SEARCHERS.register_named(name)

@@ -243,12 +243,7 @@ SPACES: Registry[type[SearchSpace]] = Registry("search space", builtins="archai.
 
 def register_space(name: str):
     """Class decorator: registers a :class:`SearchSpace` subclass as ``--space name``."""
-
-    def deco(cls: type[SearchSpace]) -> type[SearchSpace]:
-        cls.name = name
-        return SPACES.register(name)(cls)
-
-    return deco
+    return SPACES.register_named(name)
 
 
 def make_space(name: str, shape: Mapping[str, Any] | None = None, **options: Any) -> SearchSpace:

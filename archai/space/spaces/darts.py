@@ -38,7 +38,7 @@ from archai.common.jsonio import short_digest
 from archai.space.builder import TemplateBuilder, expand_cells
 from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.ops import OPS
+from archai.space.ops import DARTS_PRIMITIVES, OPS
 from archai.space.spaces.base import Decision, SearchSpace, SpaceError, register_space
 from archai.space.supernet import SupernetBuilder, finalize_desc
 
@@ -116,15 +116,7 @@ def _pick_edge(rng: random.Random, cell: CellDesc) -> EdgeDesc:
 
 
 #: the ops of DARTS' found cells (its supernet also mixes ``none``, which no found cell keeps)
-DARTS_CELL_OPS = [
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-]
+DARTS_CELL_OPS = [p for p in DARTS_PRIMITIVES if p != "none"]
 KINDS = ("normal", "reduction")
 
 
