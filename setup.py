@@ -31,7 +31,17 @@ setup(
     ],
     extras_require={
         "ray": ["ray[default]>=2.9"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "ray[default]>=2.9"],
+        # ONNX export (torch's exporter needs onnxscript) and ONNX Runtime latency
+        "onnx": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "ruff>=0.5",
+            "ray[default]>=2.9",
+            "onnx>=1.16",
+            "onnxscript>=0.2",
+            "onnxruntime>=1.18",
+        ],
     },
     classifiers=[
         "License :: OSI Approved :: MIT License",

@@ -92,3 +92,44 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    """``python scripts/export.py RUN_DIR [--algo NAME] [--format torchscript|onnx] [--out PATH]``
+    (or ``--desc FILE [--weights FILE] [--dataset NAME] --out PATH``): the final model of a run as
+    a file that loads without Archai, checked against PyTorch in a fresh interpreter."""
+    from archai.search.export import export_desc, export_run
+
+    ap = argparse.ArgumentParser(prog="export.py", description=export_main.__doc__)
+    ap.add_argument(
+        "run_dir", nargs="?", help="experiment folder (EXP_DIR) or one algorithm's (EXP_DIR/ALGO)"
+    )
+    ap.add_argument("--algo", help="which algorithm's final model, when EXP_DIR holds several")
+    ap.add_argument("--format", default="torchscript", help="torchscript (default) or onnx")
+    ap.add_argument("--out", help="the file to write (default RUN/export/model.pt or model.onnx)")
+    ap.add_argument("--desc", help="a description file to export instead of a run's final model")
+    ap.add_argument(
+        "--weights", help="with --desc: a state dict or trainer checkpoint (default: random weights)"
+    )
+    ap.add_argument("--dataset", help="with --desc: the dataset whose normalisation to record")
+    ap.add_argument("--no-check", action="store_true", help="skip running the file without Archai")
+    args = ap.parse_args(argv)
+    try:
+        if args.desc:
+            if not args.out:
+                raise UserError("--desc needs --out PATH (where to write the exported model)")
+            res = export_desc(args.desc, args.weights, args.format, args.out, args.dataset, not args.no_check)
+        elif args.run_dir:
+            res = export_run(args.run_dir, args.format, args.out, args.algo, not args.no_check)
+        else:
+            raise UserError("give a run folder (EXP_DIR or EXP_DIR/ALGO), or --desc FILE --out PATH")
+    except Exception as e:
+        if not isinstance(e, UserError):
+            if (cause := storage_cause(e)) is None:
+                raise
+            e = StorageError.of(cause)
+        print(f"export.py: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    check = "not checked" if args.no_check else f"outputs match PyTorch within {res.max_abs_diff:.1e}"
+    print(f"wrote {res.path} ({res.format}) and {res.sidecar.name}; loads without Archai, {check}")
+    return 0

@@ -25,8 +25,10 @@ import yaml
 
 from archai.common.plugins import load_plugins
 from archai.search.experiment import ExperimentOptions, load_run_config, run_experiment
+from archai.search.export import export_run
 from archai.search.pareto import ParetoFront, candidate_records, front_from_conf
 from archai.search.searcher import Candidate, SearchResult
+from archai.space.export import ExportResult
 from archai.space.model_desc import ModelDesc
 
 
@@ -75,6 +77,11 @@ class RunResult:
             front=front,
             summary=summary,
         )
+
+    def export(self, fmt: str = "torchscript", out: str | Path | None = None) -> ExportResult:
+        """The final model as a TorchScript or ONNX file that loads without Archai (checked),
+        with its JSON sidecar; see :func:`archai.search.export.export_run`."""
+        return export_run(self.run_dir, fmt, out)
 
     @property
     def gallery(self) -> list[dict]:

@@ -287,7 +287,7 @@ def candidate_records(result: Any, algo: str, folder: str | Path) -> list[dict]:
     return out
 
 
-MEASURED = ("latency_ms", "peak_memory_mb")
+MEASURED = ("latency_ms", "latency_onnx_ms", "peak_memory_mb")
 
 
 def front_from_conf(records: list[dict], conf: Mapping[str, Any]) -> ParetoFront:
@@ -303,10 +303,12 @@ def front_from_conf(records: list[dict], conf: Mapping[str, Any]) -> ParetoFront
                 rep = measure_cost(
                     ModelDesc.load(r["desc_path"]),
                     latency="latency_ms" in todo,
+                    latency_onnx="latency_onnx_ms" in todo,
                     memory="peak_memory_mb" in todo,
                     batch_size=int(conf["batch_size"]),
                     device=str(conf["device"]),
                 )
                 r.setdefault("latency_ms", rep.latency_ms)
+                r.setdefault("latency_onnx_ms", rep.latency_onnx_ms)
                 r.setdefault("peak_memory_mb", rep.peak_memory_mb)
     return ParetoFront(records, objectives, constraints, float(conf["epsilon"]))

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from archai.space.export import measure_onnx_latency
 from archai.space.model import build_model, count_params
 from archai.space.model_desc import ModelDesc
 
@@ -28,6 +29,8 @@ class CostReport:
     params_with_aux: int
     macs: int
     latency_ms: float | None = None
+    #: ONNX Runtime's CPU latency of the exported network (``latency_onnx=True``; the onnx extra)
+    latency_onnx_ms: float | None = None
     peak_memory_mb: float | None = None
     device: str = "cpu"
     batch_size: int = 1
@@ -147,11 +150,13 @@ def measure_cost(
     *,
     latency: bool = False,
     memory: bool = False,
+    latency_onnx: bool = False,
     batch_size: int = 1,
     device: str | torch.device = "cpu",
     model: nn.Module | None = None,
 ) -> CostReport:
-    """Parameters and MACs of ``desc`` (built unless ``model`` is given), optionally latency/memory."""
+    """Parameters and MACs of ``desc`` (built unless ``model`` is given), optionally latency
+    (eager PyTorch on ``device``, and ONNX Runtime on the CPU) and memory."""
     model = model if model is not None else build_model(desc)
     shape = (desc.in_channels, desc.image_size, desc.image_size)
     report = CostReport(
@@ -163,6 +168,8 @@ def measure_cost(
     )
     if latency:
         report.latency_ms = measure_latency(model, shape, batch_size=batch_size, device=device)
+    if latency_onnx:
+        report.latency_onnx_ms = measure_onnx_latency(desc, batch_size=batch_size)
     if memory:
         report.peak_memory_mb = measure_peak_memory(
             model, shape, batch_size=max(batch_size, 2), device=device
