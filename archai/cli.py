@@ -19,6 +19,7 @@ import traceback
 from archai.common.errors import StorageError, UserError, storage_cause
 from archai.common.plugins import load_plugins
 from archai.search.experiment import ExperimentOptions, format_table, run_experiment
+from archai.search.export import export_desc, export_run
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
@@ -74,32 +75,31 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except Exception as e:  # bad input, damaged state, a full or read-only disk: one line that
-        # says what to do (anything else is a bug: its traceback is printed, and logged in the
-        # run's events.jsonl)
-        if not isinstance(e, UserError):
-            if (cause := storage_cause(e)) is None:
-                raise
-            e = StorageError.of(cause)
-        if args.debug:
-            traceback.print_exc()
-        print(f"main.py: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+    except Exception as e:  # anything else is a bug: its traceback is printed, and logged in the
+        # run's events.jsonl
+        return error_exit("main.py", e, args.debug)
     print()
     print(format_table(summaries))
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def error_exit(prog: str, e: Exception, debug: bool = False) -> int:
+    """Bad input, damaged state, a full or read-only disk: one line on stderr that says what to
+    do, and exit status 2 (``debug``: the traceback too). Anything else is a bug: re-raised."""
+    if not isinstance(e, UserError):
+        if (cause := storage_cause(e)) is None:
+            raise e
+        e = StorageError.of(cause)
+    if debug:
+        traceback.print_exc()
+    print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
+    return 2
 
 
 def export_main(argv: list[str] | None = None) -> int:
     """``python scripts/export.py RUN_DIR [--algo NAME] [--format torchscript|onnx] [--out PATH]``
     (or ``--desc FILE [--weights FILE] [--dataset NAME] --out PATH``): the final model of a run as
     a file that loads without Archai, checked against PyTorch in a fresh interpreter."""
-    from archai.search.export import export_desc, export_run
-
     ap = argparse.ArgumentParser(prog="export.py", description=export_main.__doc__)
     ap.add_argument(
         "run_dir", nargs="?", help="experiment folder (EXP_DIR) or one algorithm's (EXP_DIR/ALGO)"
@@ -124,12 +124,15 @@ def export_main(argv: list[str] | None = None) -> int:
         else:
             raise UserError("give a run folder (EXP_DIR or EXP_DIR/ALGO), or --desc FILE --out PATH")
     except Exception as e:
-        if not isinstance(e, UserError):
-            if (cause := storage_cause(e)) is None:
-                raise
-            e = StorageError.of(cause)
-        print(f"export.py: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    check = "not checked" if args.no_check else f"outputs match PyTorch within {res.max_abs_diff:.1e}"
-    print(f"wrote {res.path} ({res.format}) and {res.sidecar.name}; loads without Archai, {check}")
+        return error_exit("export.py", e)
+    check = (
+        "not checked (--no-check)"
+        if args.no_check
+        else f"loads without Archai, outputs match PyTorch within {res.max_abs_diff:.1e}"
+    )
+    print(f"wrote {res.path} ({res.format}) and {res.sidecar.name}; {check}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,8 +67,9 @@ def export_run(
     job = run / "jobs" / f"eval_{cid}"
     if summary.get("test_top1") is None or not (job / "result.json").is_file():
         raise RunNotExportableError(
-            f"{run} has no finished final training to export (eval.enabled was false, or it did not "
-            f"finish); run it with --resume, or export a description with --desc FILE --weights FILE"
+            f"{run} has no finished final training to export (eval.enabled was false, or the final "
+            f"training did not finish: finish it with --resume), or export a description with "
+            f"--desc FILE --weights FILE"
         )
     desc = ModelDesc.load(run / summary["final_desc"])
     state = load_checkpoint(job / "checkpoint.pt")["model"]
