@@ -39,11 +39,12 @@ from typing import Any, ClassVar
 
 import torch
 
-from archai.common.checks import Rule, check_values
+from archai.common.checks import Each, OneOf, Rule, check_values
 from archai.common.config import Config, ConfigError, load_config
 from archai.common.errors import UserError
 from archai.common.registry import Registry
 from archai.space.model_desc import ModelDesc
+from archai.space.ops import OPS
 from archai.space.supernet import MIXED, SupernetPath
 
 #: the network shape a space builds at, when not given (a CIFAR-10-sized DARTS search network)
@@ -59,6 +60,10 @@ SHAPE_DEFAULTS: dict[str, Any] = {
     "skeleton": "darts",
     "aux_head": False,
 }
+
+
+#: the value rule of a space's ``primitives`` option: registered op names, at least one
+PRIMITIVES_RULE = Each(OneOf(OPS.names), min_len=1)
 
 
 class SpaceError(UserError, ValueError):
@@ -111,6 +116,13 @@ class SearchSpace:
         conf = base.with_overrides({f"{key}.{k}": v for k, v in options.items()}) if options else base
         check_values(conf, [(f"{key}.{k}", rule) for k, rule in cls.value_checks.items()])
         return conf[key]
+
+    @property
+    def primitives(self) -> list[str]:
+        """The ops the space chooses from (its ``primitives`` option)."""
+        if "primitives" not in self.options:
+            raise SpaceError(f"the {self.name} space has no primitives option")
+        return list(self.options.primitives)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.to_dict().items())

@@ -24,10 +24,9 @@ import random
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from archai.common.checks import Each, OneOf, Range
+from archai.common.checks import Range
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.ops import OPS
-from archai.space.spaces.base import SearchSpace, SpaceError, register_space
+from archai.space.spaces.base import PRIMITIVES_RULE, SearchSpace, SpaceError, register_space
 
 SKIP = "skip_connect"
 #: one stage: per layer, (op, earlier states it also adds)
@@ -54,14 +53,10 @@ class ChainSpace(SearchSpace):
         "stages": 3,
     }
     value_checks = {
-        "primitives": Each(OneOf(OPS.names), min_len=1),
+        "primitives": PRIMITIVES_RULE,
         "layers_per_stage": Range(1, integer=True),
         "stages": Range(1, integer=True),
     }
-
-    @property
-    def primitives(self) -> list[str]:
-        return list(self.options.primitives)
 
     @property
     def n_layers(self) -> int:

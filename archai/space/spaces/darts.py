@@ -33,13 +33,13 @@ from typing import Any
 
 import torch
 
-from archai.common.checks import Each, OneOf, Range
+from archai.common.checks import Range
 from archai.common.jsonio import short_digest
 from archai.space.builder import TemplateBuilder, expand_cells
 from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.ops import DARTS_PRIMITIVES, OPS
-from archai.space.spaces.base import Decision, SearchSpace, SpaceError, register_space
+from archai.space.ops import DARTS_PRIMITIVES
+from archai.space.spaces.base import PRIMITIVES_RULE, Decision, SearchSpace, SpaceError, register_space
 from archai.space.supernet import SupernetBuilder, finalize_desc
 
 N_INPUTS = 2  # DARTS-style cells: states 0 and 1 are the two previous cells' outputs
@@ -140,13 +140,9 @@ class DartsSpace(SearchSpace):
 
     defaults = {"primitives": list(DARTS_CELL_OPS), "edges_per_node": 2, "supernet_zero": True}
     value_checks = {
-        "primitives": Each(OneOf(OPS.names), min_len=1),
+        "primitives": PRIMITIVES_RULE,
         "edges_per_node": Range(1, integer=True),
     }
-
-    @property
-    def primitives(self) -> list[str]:
-        return list(self.options.primitives)
 
     @property
     def k(self) -> int:

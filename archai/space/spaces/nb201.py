@@ -27,12 +27,12 @@ from typing import Any
 
 import torch
 
-from archai.common.checks import Each, OneOf, Range
+from archai.common.checks import Range
 from archai.common.errors import UserError
 from archai.common.jsonio import short_digest
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
-from archai.space.ops import NB201_PRIMITIVES, OPS
-from archai.space.spaces.base import Decision, SearchSpace, SpaceError, register_space
+from archai.space.ops import NB201_PRIMITIVES
+from archai.space.spaces.base import PRIMITIVES_RULE, Decision, SearchSpace, SpaceError, register_space
 from archai.space.supernet import MIXED
 
 
@@ -159,13 +159,9 @@ class Nb201Space(SearchSpace):
 
     defaults = {"primitives": list(NB201_PRIMITIVES), "cells_per_stage": 5}
     value_checks = {
-        "primitives": Each(OneOf(OPS.names), min_len=1),
+        "primitives": PRIMITIVES_RULE,
         "cells_per_stage": Range(1, integer=True),
     }
-
-    @property
-    def primitives(self) -> list[str]:
-        return list(self.options.primitives)
 
     def build(self, cell: CellDesc | str, affine: bool = True) -> ModelDesc:
         """The space's network around ``cell`` (an arch string or cell)."""
