@@ -2,6 +2,7 @@
 
 import errno
 import math
+import sys
 
 import pytest
 
@@ -218,3 +219,122 @@ def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path,
         [with_plugin] = ex.map(run_train_job, [job("with")], names=["with"])
     assert with_plugin.ok, with_plugin.error
     assert with_plugin.value["params"] > 0 and 0 <= with_plugin.value["val_top1"] <= 1
+
+
+def _wait_for(path, then):
+    """A job that waits (at most a minute: a guard, not a margin) for ``path`` to exist."""
+    import os
+    import time
+    from pathlib import Path
+
+    for _ in range(600):
+        if Path(path).exists():
+            break
+        time.sleep(0.1)
+    return then, os.getpid(), Path(path).exists()
+
+
+def _touch(path, then):
+    import os
+    from pathlib import Path
+
+    import torch
+
+    Path(path).touch()
+    return then, os.getpid(), torch.get_num_threads()
+
+
+def _refuse(message):
+    from archai.common.config import ConfigError
+
+    raise ConfigError(message)
+
+
+def test_local_workers_run_jobs_at_once_and_yield_them_in_submission_order(tmp_path):
+    import os
+
+    gate = tmp_path / "gate"
+    with LocalExecutor(max_retries=0, workers=2, threads=1) as ex:
+        assert ex.slots == 2
+        # the first job can only finish once the second has run: they ran at the same time
+        first = ex.submit(_wait_for, (str(gate), "first"), name="first")
+        second = ex.submit(_touch, (str(gate), "second"), name="second")
+        order = [h.name for h in ex.as_completed([first, second])]
+        (value, pid_1, opened), (_, pid_2, threads) = first.result().value, second.result().value
+    assert order == ["first", "second"]  # submission order, although "second" finished first
+    assert value == "first" and opened, "the first job never saw the second one's file"
+    assert os.getpid() not in (pid_1, pid_2) and pid_1 != pid_2  # each in a process of its own
+    assert threads == 1  # the worker's share of the cores
+
+
+def test_local_workers_raise_user_errors_in_the_caller():
+    from archai.common.config import ConfigError
+
+    with LocalExecutor(max_retries=3, workers=2) as ex:
+        with pytest.raises(ConfigError, match="bad value x"):
+            ex.map(_refuse, [("bad value x",)])
+    with pytest.raises(ValueError, match="executor.workers must be at least 1"):
+        LocalExecutor(workers=0)
+
+
+ORPHAN = """
+import sys
+from archai.search.executor import LocalExecutor
+sys.path.insert(0, sys.argv[2])
+from test_executor import _wait_for
+
+ex = LocalExecutor(max_retries=0, workers=2)
+handle = ex.submit(_wait_for, (sys.argv[1] + "/never", "x"), name="long")
+handle.result()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_local_workers_end_with_a_killed_run(tmp_path):
+    """A run killed mid-job takes its worker processes with it: none trains on into a folder
+    that a resumed run then owns."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN, str(tmp_path), str(Path(__file__).parent)])
+    try:
+        workers = []
+        for _ in range(600):  # until the worker has started (a guard, not a margin)
+            out = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout
+            workers = [int(p) for p in out.split()]
+            if workers and any(_cmdline(p).count("multiprocessing") for p in workers):
+                break
+            time.sleep(0.1)
+        assert workers, "the run started no worker process"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        for _ in range(300):
+            alive = [p for p in workers if _alive(p)]
+            if not alive:
+                break
+            time.sleep(0.1)
+        assert not alive, f"worker processes {alive} outlived their killed run"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for p in workers:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def _cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline").read()
+    except OSError:
+        return ""
+
+
+def _alive(pid):
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -177,15 +177,21 @@ def _pool(exp):
 
 
 def test_petridish_end_to_end_kill_and_resume(tmp_path):
+    """Killed mid-round and resumed, with two worker processes (one thread per job, as the
+    reference's jobs): the pool equals the uninterrupted in-process run's."""
     ref = _main(tmp_path / "ref", threads=1)
+    workers = ["--executor.workers", "2"]
     # SIGKILL after the seeds, mid-round: the moment the first candidate job has finished
     victim = _main(
-        tmp_path / "killed", threads=1, kill_after="killed/petridish/jobs/child_000_candidates/result.json"
+        tmp_path / "killed",
+        workers,
+        threads=1,
+        kill_after="killed/petridish/jobs/child_000_candidates/result.json",
     )
     _, err = victim.communicate(timeout=600)
     assert victim.returncode == -signal.SIGKILL, err[-2000:]
     assert (tmp_path / "killed" / "petridish" / "search" / "petridish.json").exists()
-    resumed = _main(tmp_path / "killed", ["--resume"], threads=1)
+    resumed = _main(tmp_path / "killed", [*workers, "--resume"], threads=1)
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-3000:]
     _, err = ref.communicate(timeout=600)

@@ -18,8 +18,10 @@ import model_info  # noqa: E402, F401  (scripts/model_info.py)
 
 from archai.common.logger import read_events  # noqa: E402
 
-#: one-epoch searches and final trainings on a few hundred images, nothing on the console
+#: one-epoch searches and final trainings on a few hundred images, nothing on the console; jobs
+#: in the test's process (tests of the local executor's worker processes set workers themselves)
 SMALL = {
+    "executor.workers": 1,
     "loader.train_limit": 512,
     "loader.test_limit": 256,
     "search.loader.train_limit": 256,

@@ -70,6 +70,7 @@ def value_rules(
         ("*model.stem_stride", Range(1, 2, integer=True)),
         ("eval.final_descs", COUNT),
         ("executor.kind", OneOf(lambda: ("local", "ray"))),
+        ("executor.workers", COUNT),
         ("executor.num_cpus", NON_NEGATIVE_INT),
         ("executor.cpus_per_job", POSITIVE),
         ("executor.gpus_per_job", NON_NEGATIVE),

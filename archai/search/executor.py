@@ -10,8 +10,15 @@ Two ways to run jobs, the same on every executor:
 
 - ``map``: run a batch, get the results in order;
 - ``submit`` and ``as_completed``: handles to react to as each job finishes (an asynchronous
-  search keeps a fixed number of jobs in flight). A local executor runs a job when its
-  result is first needed, so it trains one job at a time in submission order.
+  search keeps a fixed number of jobs in flight).
+
+A local executor with one worker (the default) runs a job in this process when its result is
+first needed, one at a time in submission order. With ``workers`` > 1 it trains that many jobs
+at once, each in a process of its own with ``threads`` threads: small networks use two threads
+poorly, so two one-thread jobs on two cores get about twice the work done
+(``bench/train_step.py``). Its ``as_completed`` still yields in submission order, so a search
+sees its results in the same order whatever finishes first: a run is as deterministic with
+workers as without (its results depend on the thread count, see ``docs/run_folders.md``).
 
 Example:
     >>> ex = LocalExecutor(max_retries=0)
@@ -25,9 +32,14 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
+import os
 import socket
+import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +130,10 @@ class Executor:
         self.max_retries = max_retries
         self.plugins = list(plugins)
 
+    #: how many jobs a local executor runs at once (a search that keeps jobs in flight on it
+    #: submits no more); Ray's comes from its resources
+    slots: int = 1
+
     def submit(self, fn: Callable[..., Any], args: tuple, name: str | None = None) -> JobHandle:
         """Starts ``fn(*args)`` (as resources allow) and returns its handle."""
         raise NotImplementedError
@@ -157,21 +173,95 @@ class _LocalHandle(JobHandle):
         return self._run()
 
 
+class _FutureHandle(JobHandle):
+    def __init__(self, name: str, future: Future) -> None:
+        super().__init__(name)
+        self._future = future
+
+    def done(self) -> bool:
+        return self._result is not None or self._future.done()
+
+    def _wait(self) -> JobResult:
+        return JobResult(self.name, *self._future.result())  # a UserError raised by the job re-raises
+
+
+def _orphan_guard(parent: int) -> None:
+    """Ends a worker process whose run has ended (killed, or gone without shutting it down), so
+    that no orphan keeps training into a run folder that a resumed run now owns."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:  # the kernel kills this process when its parent dies
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="archai-orphan-guard").start()
+
+
+def _start_worker(parent: int, threads: int) -> None:
+    _orphan_guard(parent)
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 class LocalExecutor(Executor):
-    """Runs jobs in this process, one at a time, each when its result is first needed."""
+    """Runs jobs on this machine: in this process one at a time, each when its result is first
+    needed (``workers=1``), or ``workers`` at once in processes of their own.
+
+    Args:
+        workers: jobs trained at once; above 1, each runs in a spawned worker process (the
+            pool starts with the first job and ends with :meth:`shutdown`).
+        threads: PyTorch threads of each worker process (0: PyTorch's default); a job's own
+            ``num_threads`` setting applies on top.
+    """
 
     kind = "local"
 
+    def __init__(
+        self, max_retries: int = 1, plugins: Sequence[str] = (), *, workers: int = 1, threads: int = 0
+    ) -> None:
+        super().__init__(max_retries, plugins)
+        if workers < 1:
+            raise ValueError(f"executor.workers must be at least 1, got {workers}")
+        self.workers, self.threads = int(workers), int(threads)
+        self.slots = self.workers
+        self._pool: ProcessPoolExecutor | None = None
+
     def submit(self, fn, args, name=None):
         name = name or _default_name(fn, 0)
-        return _LocalHandle(
-            name, lambda: JobResult(name, *run_with_retries(fn, args, self.max_retries, self.plugins))
+        if self.workers == 1:
+            return _LocalHandle(
+                name, lambda: JobResult(name, *run_with_retries(fn, args, self.max_retries, self.plugins))
+            )
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),  # never fork a process running torch threads
+                initializer=_start_worker,
+                initargs=(os.getpid(), self.threads),
+            )
+        return _FutureHandle(
+            name, self._pool.submit(run_with_retries, fn, args, self.max_retries, self.plugins)
         )
 
     def as_completed(self, handles):
-        for h in list(handles):
+        for h in list(handles):  # submission order, whatever finished first: runs stay deterministic
             h.result()
             yield h
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class RayExecutor(Executor):
@@ -294,13 +384,32 @@ def check_executor(conf: Mapping[str, Any], timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def make_executor(conf: Mapping[str, Any], plugins: Sequence[str] = ()) -> Executor:
-    """From the ``executor`` config section: ``kind`` (local/ray), ``ray_address``, ``num_cpus``,
-    ``cpus_per_job``, ``gpus_per_job``, ``max_retries``; ``plugins``: module names every job
-    imports first (what :func:`~archai.common.plugins.load_plugins` returned)."""
+def job_threads(num_threads: int, conf: Mapping[str, Any]) -> int:
+    """The thread count of each job: the run's ``num_threads`` shared among the local executor's
+    ``workers`` (at least one each); all of them for one worker or on Ray (where a task's
+    threads follow its ``cpus_per_job``).
+
+    Example:
+        >>> job_threads(8, {"kind": "local", "workers": 2}), job_threads(2, {"kind": "local", "workers": 3})
+        (4, 1)
+    """
+    workers = int(conf["workers"]) if conf["kind"] == "local" else 1
+    return num_threads if workers <= 1 or num_threads <= 0 else max(1, num_threads // workers)
+
+
+def make_executor(conf: Mapping[str, Any], plugins: Sequence[str] = (), threads: int = 0) -> Executor:
+    """From the ``executor`` config section: ``kind`` (local/ray), ``workers`` (local), ``ray_address``,
+    ``num_cpus``, ``cpus_per_job``, ``gpus_per_job``, ``max_retries``; ``plugins``: module names
+    every job imports first (what :func:`~archai.common.plugins.load_plugins` returned).
+    ``threads``: each local worker's thread count (see :func:`job_threads`)."""
     kind = conf["kind"]
     if kind == "local":
-        return LocalExecutor(max_retries=int(conf["max_retries"]), plugins=plugins)
+        return LocalExecutor(
+            max_retries=int(conf["max_retries"]),
+            plugins=plugins,
+            workers=int(conf["workers"]),
+            threads=threads,
+        )
     if kind == "ray":
         return RayExecutor(
             conf["ray_address"] or None,

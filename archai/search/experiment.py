@@ -30,7 +30,7 @@ from archai.common.stopwatch import SavedStopwatch
 from archai.datasets import get_provider
 from archai.search.conf_rules import value_rules
 from archai.search.evaluator import evaluate_final
-from archai.search.executor import check_executor, make_executor
+from archai.search.executor import check_executor, job_threads, make_executor
 from archai.search.pareto import candidate_records, front_from_conf
 from archai.search.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
 from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
@@ -372,7 +372,8 @@ def run_algo(algo: str, conf: Config, resume: bool, plugins: Sequence[str] = ())
     c = conf.common
     with RunLogger(run_dir, tensorboard=bool(c.tensorboard), **console_settings(c)) as log:
         try:
-            with make_executor(conf.executor, plugins) as executor:
+            threads = job_threads(int(c.num_threads), conf.executor)
+            with make_executor(conf.executor, plugins, threads) as executor:
                 summary = _search_and_evaluate(RunContext(conf, algo, run_dir, log, executor), notes)
         except BaseException as e:  # in events.jsonl too (with its traceback unless a user error)
             log.exception(e)

@@ -36,7 +36,7 @@ from archai.common.logger import RunLogger
 from archai.common.registry import Registry
 from archai.common.seeding import derive_seed
 from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provider
-from archai.search.executor import Executor, JobHandle, JobResult, LocalExecutor
+from archai.search.executor import Executor, JobHandle, JobResult, LocalExecutor, job_threads
 from archai.search.jobs import TrainJob, run_train_job
 from archai.space.model_desc import ModelDesc
 from archai.space.spaces import SPACES, SearchSpace, make_space
@@ -268,7 +268,7 @@ class RunContext:
             job_dir=str(self.run_dir / "jobs" / name),
             seed=self.seed,
             device=str(self.conf.common.device),
-            num_threads=int(self.conf.common.num_threads),
+            num_threads=job_threads(int(self.conf.common.num_threads), self.conf.executor),
             console=console_settings(self.conf.common),
             **kw,
         )

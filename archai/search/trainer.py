@@ -41,24 +41,52 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last checkpoint on disk is the last good state."""
 
 
-def resolve_memory_format(channels_last: bool | None, device: torch.device) -> torch.memory_format:
+def strided_pointwise_convs(model: nn.Module) -> list[str]:
+    """Names of ``model``'s 1x1 convolutions with a stride above 1 and fewer than 8 input
+    channels per group: in channels-last, oneDNN's AVX2 kernel for their weight gradient returns
+    wrong values, hangs or crashes (torch 2.14.1, ``docs/performance.md``). Archai's own ops have none
+    (:class:`~archai.space.ops.FactorizedReduce` subsamples, then convolves with stride 1).
+
+    Example:
+        >>> strided_pointwise_convs(nn.Sequential(nn.Conv2d(4, 8, 1, stride=2), nn.Conv2d(8, 8, 1, stride=2)))
+        ['0']
+    """
+    return [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Conv2d)
+        and m.kernel_size == (1, 1)
+        and max(m.stride) > 1
+        and m.in_channels // m.groups < 8
+    ]
+
+
+def resolve_memory_format(
+    channels_last: bool | None, device: torch.device, model: nn.Module | None = None
+) -> torch.memory_format:
     """The memory format of models and input batches for the ``trainer.channels_last`` setting.
 
     ``None`` (the default) chooses per device: channels-last on CUDA, where NHWC convolutions
-    are the fast path (tensor cores, AMP), and the contiguous NCHW format on the CPU. On the
-    CPU channels-last is an opt-in: it speeds the depthwise and pooling ops up on AVX-512, but
-    oneDNN's AVX2 kernels (most laptops) can stall for minutes in the backward pass of a strided
-    1x1 convolution whose output is concatenated (see ``docs/performance.md``). The choice
-    never depends on the CPU's instruction set, so a run behaves the same on every machine.
+    are the fast path (tensor cores, AMP), and on the CPU, where it spares oneDNN the reorders
+    between the plain layout and its blocked ones that dominate small networks, and runs
+    pooling several times faster (``docs/performance.md``). On the CPU a ``model`` with a
+    convolution of :func:`strided_pointwise_convs` keeps the contiguous format, where that
+    kernel is right. Other devices keep the contiguous format. The choice never depends on the CPU's
+    instruction set, so a run behaves the same on every machine.
 
     Example:
-        >>> resolve_memory_format(None, torch.device("cpu")) == torch.contiguous_format
+        >>> resolve_memory_format(None, torch.device("cpu")) == torch.channels_last
         True
-        >>> resolve_memory_format(True, torch.device("cpu")) == torch.channels_last
+        >>> risky = nn.Conv2d(3, 8, 1, stride=2)
+        >>> resolve_memory_format(None, torch.device("cpu"), risky) == torch.contiguous_format
+        True
+        >>> resolve_memory_format(False, torch.device("cpu")) == torch.contiguous_format
         True
     """
     if channels_last is None:
-        channels_last = device.type == "cuda"
+        channels_last = device.type == "cuda" or (
+            device.type == "cpu" and not (model is not None and strided_pointwise_convs(model))
+        )
     if not isinstance(channels_last, bool):
         raise ValueError(
             f"trainer.channels_last must be true, false or null (per device), not {channels_last!r}"
@@ -155,7 +183,7 @@ class Trainer:
     ) -> None:
         self.conf = conf
         self.device = resolve_device(device)
-        self.memory_format = resolve_memory_format(conf["channels_last"], self.device)
+        self.memory_format = resolve_memory_format(conf["channels_last"], self.device, model)
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.epochs = int(conf["epochs"])
         if params is None:

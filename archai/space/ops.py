@@ -273,15 +273,23 @@ class SepConv(nn.Sequential):
 
 
 class FactorizedReduce(nn.Module):
-    """Halves the resolution with two stride-2 1x1 convolutions, one shifted by a pixel."""
+    """Halves the resolution with two 1x1 convolutions, one on the even pixels and one on the
+    odd ones (the published pair of stride-2 convolutions, one shifted by a pixel).
+
+    Each convolution runs with stride 1 on its subsampled map: the same values and gradients as
+    a stride-2 1x1 convolution, while oneDNN's AVX2 kernel for the weight gradient of strided
+    1x1 convolutions with fewer than 8 input channels, in channels-last, returns wrong values,
+    hangs on two threads or crashes on one (torch 2.14.1; ``docs/performance.md``). Its
+    parameters are the published ``conv_1``, ``conv_2`` and ``bn``.
+    """
 
     def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
         super().__init__()
         if c_out % 2:
             raise ValueError(f"FactorizedReduce needs an even output channel count, got {c_out}")
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -289,11 +297,10 @@ class FactorizedReduce(nn.Module):
 
     def reduce(self, x: torch.Tensor) -> torch.Tensor:
         """The two convolutions on an input that has already been through the ReLU (no BatchNorm)."""
-        # The shifted branch is padded back to the input size: for even sizes the pad is never
-        # sampled by the stride-2 conv (same values as no pad); for odd sizes (28 -> 14 -> 7)
-        # it makes both branches agree in shape.
-        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1)
+        # the shifted map is padded back to the input size: for even sizes the pad is never
+        # sampled (same values as no pad); for odd sizes (28 -> 14 -> 7) both halves agree in shape
+        odd = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))[:, :, ::2, ::2]
+        return torch.cat([self.conv_1(x[:, :, ::2, ::2]), self.conv_2(odd)], dim=1)
 
 
 class Conv7x1x1x7(nn.Sequential):

@@ -41,7 +41,8 @@ class EvolutionSearcher(Searcher):
     def search(self) -> SearchResult:
         ctx, cycles, parallel = self.ctx, int(self.conf.cycles), int(self.conf.parallel)
         ctx.require_held_out("ranks models by validation accuracy")
-        parallel = 1 if ctx.executor.kind == "local" else parallel  # one at a time: breed from all
+        if ctx.executor.kind == "local":  # as many as it trains at once (one: breed from all)
+            parallel = min(parallel, ctx.executor.slots)
         rng = random.Random(derive_seed(ctx.seed, "evolution"))
         population: collections.deque[Candidate] = collections.deque(maxlen=int(self.conf.population))
         history: list[Candidate] = []
