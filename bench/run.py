@@ -9,6 +9,8 @@ Suites:
   ops        forward+backward time of each DARTS op (C=16, 28x28, batch 64), NCHW vs channels-last
   train      one training step (images/s) and peak memory of the toy DARTS supernet, the toy
              Petridish seed and the DARTS_V2 evaluation network (C=36, 20 cells, CIFAR shape)
+  data       one pass of the toy protocol's loaders (the bundled 6,000 training images with
+             augmentation at batch 64, the 2,000 test images at 500): milliseconds per pass
 """
 
 from __future__ import annotations
@@ -109,7 +111,26 @@ def suite_train(device: torch.device) -> dict[str, float]:
     return out
 
 
-SUITES = {"ops": suite_ops, "train": suite_train}
+def suite_data(device: torch.device) -> dict[str, float]:
+    from archai.datasets import build_loaders
+
+    conf = {
+        "batch_size": 64, "eval_batch_size": 500, "train_limit": 0, "test_limit": 0,
+        "val_fraction": 0.0, "augment": True, "cutout": 0, "num_workers": 0, "pin_memory": False,
+    }  # fmt: skip
+    loaders = build_loaders({"name": "fashion_mnist_mini"}, conf, seed=0, device=str(device), with_test=True)
+
+    def epoch(loader):
+        for x, _ in loader:
+            x.to(device)
+
+    return {
+        "data/toy_train_epoch_ms": time_it(lambda: epoch(loaders.train), device, warmup=1, runs=3),
+        "data/toy_test_pass_ms": time_it(lambda: epoch(loaders.test), device, warmup=1, runs=3),
+    }
+
+
+SUITES = {"ops": suite_ops, "train": suite_train, "data": suite_data}
 
 
 def main() -> None:

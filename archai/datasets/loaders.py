@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from archai.datasets.provider import DatasetInfo, ImageTensorDataset, get_provider
+from archai.datasets.provider import DatasetInfo, ImageTensorDataset, batch_collate, get_provider
 from archai.datasets.transforms import folder_transforms, tensor_transforms
 
 
@@ -103,15 +103,20 @@ def build_loaders(
         pin_memory=bool(loader_conf["pin_memory"]) and device.startswith("cuda"),
         persistent_workers=workers > 0,
     )
-    train = DataLoader(
+
+    def loader(ds: Dataset, batch_size: int, **kw) -> DataLoader:
+        if isinstance(ds, ImageTensorDataset):  # whole batches, transformed at once
+            kw["collate_fn"] = batch_collate
+        return DataLoader(ds, batch_size=batch_size, **common, **kw)
+
+    train = loader(
         view(train_raw, train_idx, t_train),
-        batch_size=int(loader_conf["batch_size"]),
+        int(loader_conf["batch_size"]),
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
         drop_last=False,
-        **common,
     )
     eval_bs = int(loader_conf["eval_batch_size"])
-    val = DataLoader(view(train_raw, val_idx, t_eval), batch_size=eval_bs, **common) if len(val_idx) else None
-    test = DataLoader(view(test_raw, test_idx, t_eval), batch_size=eval_bs, **common) if with_test else None
+    val = loader(view(train_raw, val_idx, t_eval), eval_bs) if len(val_idx) else None
+    test = loader(view(test_raw, test_idx, t_eval), eval_bs) if with_test else None
     return DataLoaders(provider.info, train, val, test)

@@ -34,10 +34,19 @@ class DatasetInfo:
 
 
 class ImageTensorDataset(Dataset):
-    """Images held as one uint8 tensor ``(N, C, H, W)``, with an optional per-sample transform.
+    """Images held as one uint8 tensor ``(N, C, H, W)``, with an optional batch transform.
 
     ``indices`` selects a view without copying, so a train split and its held-out validation
-    split can share storage but use different transforms.
+    split can share storage but use different transforms. ``transform`` maps a uint8 batch
+    ``(N, C, H, W)`` to float images (e.g. :class:`~archai.datasets.transforms.BatchAugment`);
+    without one, pixels are scaled to [0, 1]. A ``DataLoader`` fetches whole batches through
+    :meth:`__getitems__`, transformed at once; give it ``collate_fn=`` :func:`batch_collate`.
+
+    Example:
+        >>> ds = ImageTensorDataset(torch.zeros(10, 1, 4, 4, dtype=torch.uint8), torch.arange(10))
+        >>> x, y = ds.__getitems__([3, 5])
+        >>> tuple(x.shape), y.tolist()
+        ((2, 1, 4, 4), [3, 5])
     """
 
     def __init__(
@@ -60,10 +69,16 @@ class ImageTensorDataset(Dataset):
         return len(self.indices) if self.indices is not None else len(self.images)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        j = int(self.indices[i]) if self.indices is not None else i
+        x, y = self.__getitems__([i])
+        return x[0], int(y[0])
+
+    def __getitems__(self, items: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch ``(images, labels)`` of these positions, transformed together."""
+        idx = torch.as_tensor(items, dtype=torch.long)
+        j = self.indices[idx] if self.indices is not None else idx
         x = self.images[j]
         x = self.transform(x) if self.transform is not None else x.float().div_(255)
-        return x, int(self.labels[j])
+        return x, self.labels[j]
 
     def view(self, indices: Sequence[int] | torch.Tensor, transform=None) -> ImageTensorDataset:
         """A subset of this dataset (indices relative to this view) with another transform."""
@@ -75,6 +90,11 @@ class ImageTensorDataset(Dataset):
     @property
     def targets(self) -> torch.Tensor:
         return self.labels if self.indices is None else self.labels[self.indices]
+
+
+def batch_collate(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``collate_fn`` of a loader over an :class:`ImageTensorDataset`: its batches come whole."""
+    return batch
 
 
 class DatasetProvider:

@@ -169,6 +169,7 @@ class RunContext:
             loaders.val.dataset,
             batch_size=loaders.train.batch_size,
             shuffle=True,
+            collate_fn=loaders.val.collate_fn,
             generator=torch.Generator().manual_seed(derive_seed(self.seed, f"held-out batches/{purpose}")),
         )
         return loaders, shuffled
