@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from toy_runs import PETRIDISH_SMALL, ROOT, flags, kill_point
 
 from archai.algos.petridish.space import (
@@ -211,6 +212,16 @@ def test_petridish_end_to_end_kill_and_resume(tmp_path):
     assert front and {r["id"] for r in rows if r["on_front"] == "true"} == front
     gallery = json.loads((run / "gallery" / "gallery.json").read_text())
     assert gallery and all((run / "gallery" / f"{g['id']}.yaml").is_file() for g in gallery)
+    # epochs really trained: a child's weights carry its parent's and the candidate phase's
+    entries = {e["id"]: e for e in json.loads((run / "search" / "petridish.json").read_text())["pool"]}
+    candidate_epochs = yaml.safe_load((run / "config.yaml").read_text())["algos"]["petridish"][
+        "candidate_epochs"
+    ]
+    for e in entries.values():
+        before = 0 if e["parent"] is None else entries[e["parent"]]["trained_epochs"] + candidate_epochs
+        assert e["trained_epochs"] == before + e["epochs"], e["id"]
+    assert max(e["trained_epochs"] for e in entries.values()) > max(e["epochs"] for e in entries.values())
+    assert all(g["trained_epochs"] == entries[g["id"]]["trained_epochs"] for g in gallery)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["final_candidate"] == gallery[0]["id"] and summary["test_top1"] > 0
 

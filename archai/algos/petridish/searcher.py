@@ -36,6 +36,12 @@ def _rng_from_json(data: list) -> tuple:
     return (data[0], tuple(data[1]), data[2])
 
 
+def _trained_epochs(entry: dict) -> int:
+    """The epochs a pool entry's weights have trained, its warm start's included (entries of
+    states saved before this was recorded: their own job's epochs)."""
+    return int(entry.get("trained_epochs", entry["epochs"]))
+
+
 @register_searcher("petridish")
 class PetridishSearcher(Searcher):
     """Forward search with warm-started children and an epsilon band around the convex hull."""
@@ -118,13 +124,17 @@ class PetridishSearcher(Searcher):
         job.trainer = {**job.trainer, "epochs": epochs}
         return job
 
-    def _train_jobs(self, named: list[tuple[str, ModelDesc, str | None]], epochs: int) -> list[dict]:
+    def _train_jobs(
+        self, named: list[tuple[str, ModelDesc, str | None]], epochs: int, inherited: list[int] | None = None
+    ) -> list[dict]:
         """Trains ``(name, desc, init)`` (``init``: warm-start weights relative to the run folder)
         and returns the pool entries of those that trained (a failed one is left out of the
-        pool); paths in them are relative."""
+        pool); paths in them are relative. ``inherited``: the epochs each warm start's weights
+        have already trained (0 for a seed); an entry's ``trained_epochs`` adds its own."""
+        inherited = inherited or [0] * len(named)
         cands = self.ctx.train_candidates([(n, d, self._train_job(n, d, i, epochs)) for n, d, i in named])
         out = []
-        for (name, desc, init), cand in zip(named, cands):
+        for (name, desc, init), cand, before in zip(named, cands, inherited):
             if cand.metrics.get("failed"):
                 continue
             desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
@@ -135,6 +145,7 @@ class PetridishSearcher(Searcher):
                 "weights": f"jobs/{name}/weights.pt",
                 "init": init,
                 "epochs": epochs,
+                "trained_epochs": before + epochs,
                 "metrics": cand.metrics,
                 "expanded": 0,
                 "parent": desc.meta.get("parent"),
@@ -288,7 +299,7 @@ class PetridishSearcher(Searcher):
                 ).as_args()
             )
         results = ctx.run_jobs(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
-        named = []
+        named, inherited = [], []
         for cid, parent, res in zip(ids, parents, results):
             if not res.ok:
                 self.log.error(
@@ -300,7 +311,9 @@ class PetridishSearcher(Searcher):
             desc.meta.update(parent=parent["id"])
             self.log.event("grow", parent=parent["id"], child=cid, selection=res.value["selection"])
             named.append((cid, desc, str(job_dir / res.value["child_init"])))
-        return self._train_jobs(named, int(conf.child_epochs))
+            # the child starts from the candidate phase's weights: the parent's and its epochs
+            inherited.append(_trained_epochs(parent) + int(conf.candidate_epochs))
+        return self._train_jobs(named, int(conf.child_epochs), inherited)
 
     def _result(self, pool: list[dict]) -> SearchResult:
         front = self.front(pool)
@@ -309,7 +322,14 @@ class PetridishSearcher(Searcher):
             desc = self._desc(e)
             candidates.append(
                 Candidate(
-                    e["id"], desc, {**e["metrics"], "parent": e["parent"], "times_expanded": e["expanded"]}
+                    e["id"],
+                    desc,
+                    {
+                        **e["metrics"],
+                        "parent": e["parent"],
+                        "times_expanded": e["expanded"],
+                        "trained_epochs": _trained_epochs(e),
+                    },
                 )
             )
         gallery = [c for c, b in zip(candidates, front.band) if b]
@@ -319,6 +339,12 @@ class PetridishSearcher(Searcher):
             c.desc.save(self.ctx.run_dir / "gallery" / f"{c.id}.yaml")
         write_json(
             self.ctx.run_dir / "gallery" / "gallery.json",
-            [{"id": c.id, **{k: c.metrics.get(k) for k in ("val_top1", "params", "macs")}} for c in gallery],
+            [
+                {
+                    "id": c.id,
+                    **{k: c.metrics.get(k) for k in ("val_top1", "params", "macs", "trained_epochs")},
+                }
+                for c in gallery
+            ],
         )
         return SearchResult(candidates, final=[c.id for c in gallery])
