@@ -20,9 +20,13 @@ def small_desc() -> ModelDesc:
 def test_round_trip_is_exact(tmp_path, suffix):
     desc = small_desc()
     desc.cells[1].nodes.append(NodeDesc([EdgeDesc(OpDesc("sep_conv_3x3", {"note": 1}), 2)], join_into=3))
+    edges = [EdgeDesc(OpDesc("skip_connect"), 0), EdgeDesc(OpDesc("max_pool_3x3"), 3)]
+    desc.cells[0].nodes.append(NodeDesc(edges, join_into=5, merge="concat_proj"))
     path = desc.save(tmp_path / f"d{suffix}")
     assert ModelDesc.load(path) == desc
     assert ModelDesc.load(path).to_data() == desc.to_data()
+    nodes = desc.to_data()["cells"][0]["nodes"]
+    assert nodes[-1]["merge"] == "concat_proj" and all("merge" not in n for n in nodes[:-1])  # sums: unset
 
 
 def test_yaml_is_readable_plain_data(tmp_path):
@@ -62,6 +66,7 @@ def test_unknown_keys_are_errors():
         ),
         (lambda d: d.cells[0].nodes[2].edges.clear(), "cell 0 .* node 2 .* no incoming edges"),
         (lambda d: d.cells[0].nodes.clear(), "cell 0 .* at least one node"),
+        (lambda d: setattr(d.cells[0].nodes[1], "merge", "cat"), "cell 0 .* node 1 .* merge must be one of"),
         (lambda d: setattr(d.cells[3], "concat", [9]), "cell 3 .* concat refers to state 9"),
         (lambda d: setattr(d.cells[0], "kind", "weird"), "cell 0 .* kind must be one of"),
         (

@@ -69,6 +69,8 @@ def value_rules(
         ("*model.stem_multiplier", COUNT),
         ("*model.stem_stride", Range(1, 2, integer=True)),
         ("eval.final_descs", COUNT),
+        ("eval.depth_multiplier", COUNT),
+        ("eval.width_multiplier", COUNT),
         ("executor.kind", OneOf(lambda: ("local", "ray"))),
         ("executor.workers", COUNT),
         ("executor.num_cpus", NON_NEGATIVE_INT),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from archai.common.config import ConfigError
 from archai.search.jobs import run_train_job
 from archai.search.searcher import RunContext, SearchResult
 from archai.space.model_desc import ModelDesc
@@ -25,10 +26,34 @@ def eval_desc(ctx: RunContext, desc: ModelDesc) -> ModelDesc:
     """The network the eval protocol trains for a searched ``desc``: the same architecture
     rebuilt by the run's space at the shape of ``eval.model`` when ``eval.expand`` is true
     (DARTS cells: into a deeper, wider network; chain: at its width; nb201: the benchmark's
-    network, as found), else ``desc`` as is."""
-    if not bool(ctx.conf.eval.expand):
+    network, as found), else ``desc`` at its own shape scaled by ``eval.depth_multiplier`` and
+    ``eval.width_multiplier`` (both 1: as found)."""
+    conf = ctx.conf.eval
+    if bool(conf.expand):
+        return ctx.space.rebuild(desc, ctx.builder_args("eval"))
+    return scale_desc(ctx, desc, int(conf.depth_multiplier), int(conf.width_multiplier))
+
+
+def scale_desc(ctx: RunContext, desc: ModelDesc, depth: int, width: int) -> ModelDesc:
+    """``desc`` with ``depth`` times its normal cells (each run between reductions ``depth``
+    times longer) and ``width`` times its channels, rebuilt by the run's space from its own
+    cells (Petridish's final training: depth 2, width 2); ``desc`` itself when both are 1."""
+    if depth == 1 and width == 1:
         return desc
-    return ctx.space.rebuild(desc, ctx.builder_args("eval"))
+    if not desc.skeleton_def.expandable or ctx.space.name != "darts":
+        raise ConfigError(
+            f"eval.depth_multiplier/width_multiplier rebuild DARTS-style cell networks; the found "
+            f"model is a {desc.skeleton} network of the {ctx.space.name} space: set both to 1"
+        )
+    reductions = sum(c.kind == "reduction" for c in desc.cells)
+    shape = {
+        "n_cells": (len(desc.cells) - reductions) * depth + reductions,
+        "init_channels": desc.init_channels * width,
+        "aux_head": bool(ctx.conf.eval.model.aux_head),
+    }
+    out = ctx.space.rebuild(desc, shape)
+    out.meta["scaled"] = {"depth_multiplier": depth, "width_multiplier": width}
+    return out
 
 
 def evaluate_final(ctx: RunContext, result: SearchResult) -> list[EvalOutcome]:

@@ -143,6 +143,7 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
     )
     check_values(conf, value_rules(cls, algo, SPACES.get(space)))
     cls.check_space(SPACES.get(space))
+    cls.check_conf(conf)
     if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
         conf = conf.with_overrides({"common.num_threads": torch.get_num_threads()})
     return conf

@@ -322,6 +322,11 @@ class Searcher:
                 f"Spaces that have: {', '.join(able) or 'none'}"
             )
 
+    @classmethod
+    def check_conf(cls, conf: Config) -> None:
+        """Raises :class:`ConfigError` for settings of ``conf.algos.<name>`` that the value rules
+        cannot judge (files it names, combinations); called before the run folder is made."""
+
     @property
     def conf(self) -> Config:
         return self.ctx.algo_conf

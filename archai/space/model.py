@@ -99,6 +99,20 @@ class Cell(nn.Module):
         self.gates = nn.ParameterDict(
             {str(s): nn.Parameter(torch.zeros(1)) for s in self.joins if s not in self.stop_forward}
         )
+        # concat_proj nodes: ReLU, 1x1 convolution of the concatenated edges back to C, batch norm
+        self.projections = nn.ModuleDict(
+            {
+                str(ni): nn.Sequential(
+                    nn.ReLU(inplace=False),
+                    nn.Conv2d(C * len(node.edges), C, 1, bias=False),
+                    nn.BatchNorm2d(C, affine=affine),
+                )
+                for ni, node in enumerate(desc.nodes)
+                if node.merge == "concat_proj"
+            }
+        )
+        #: stop-forward joins send back ``scale`` times the gradient (Petridish's candidate eps)
+        self.stop_forward_scale = 1.0
         self.checkpoint = False
         self.scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
         self.recompute_context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
@@ -133,21 +147,23 @@ class Cell(nn.Module):
 
     def _forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)] if self.n_inputs == 2 else [s1]
-        for ops, inputs in zip(self.nodes, self.inputs):
-            total = 0
+        for ni, (ops, inputs) in enumerate(zip(self.nodes, self.inputs)):
+            hs = []
             for op, i in zip(ops, inputs):
                 h = op(states[i])
                 if self.training and drop_prob > 0 and not isinstance(op, Identity):
                     h = drop_path(h, drop_prob)
-                total = total + h
-            states.append(total)
+                hs.append(h)
+            proj = self.projections[str(ni)] if str(ni) in self.projections else None
+            states.append(proj(torch.cat(hs, dim=1)) if proj is not None else sum(hs[1:], hs[0]))
         if len(self.concat) == 1 and not self.joins:
             return states[self.concat[0]]
         outs = {s: states[s] for s in self.concat}
         for node_state, target in self.joins.items():
             x = states[node_state]
-            if node_state in self.stop_forward:
-                outs[target] = outs[target] + (x - x.detach())  # zero forward, gradients flow back
+            if node_state in self.stop_forward:  # zero forward, scaled gradients flow back
+                x = x * self.stop_forward_scale if self.stop_forward_scale != 1.0 else x
+                outs[target] = outs[target] + (x - x.detach())
             else:
                 outs[target] = outs[target] + self.gates[str(node_state)] * x
         return torch.cat([outs[s] for s in self.concat], dim=1)

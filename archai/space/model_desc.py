@@ -11,7 +11,10 @@ A :class:`ModelDesc` is a skeleton (stem, a list of cells, head) whose cells are
   output, through a learnable gate that starts at zero (``join: gate``, how Petridish grows a
   cell so that the grown model first computes exactly what its parent computed), or through
   stop-forward (``join: stop_forward``: ``x - x.detach()``, zero in the forward pass while
-  gradients flow back, how Petridish trains candidate nodes without changing the parent).
+  gradients flow back, how Petridish trains candidate nodes without changing the parent);
+- a node with ``merge: concat_proj`` concatenates its edges' outputs and projects them back to
+  the cell's width (ReLU, 1x1 convolution, batch norm) instead of summing them: how Petridish
+  merges the operations it chose for a grown node, so each keeps its own scale and sign.
 
 Descriptions are saved as YAML (or JSON) with a ``format_version`` and loaded with safe loaders
 only, so a found architecture is a file a person can read, diff and train again anywhere.
@@ -88,19 +91,23 @@ class EdgeDesc:
 
 
 JOIN_MODES = ("gate", "stop_forward")
+MERGE_MODES = ("sum", "concat_proj")
 
 
 @dataclass
 class NodeDesc:
-    """A node: the sum of its edges. ``join_into``/``join`` (see the module docstring) are
-    usually unset."""
+    """A node: the sum of its edges (``merge: concat_proj``: their projected concatenation).
+    ``join_into``/``join``/``merge`` (see the module docstring) are usually unset."""
 
     edges: list[EdgeDesc]
     join_into: int | None = None
     join: str = "gate"
+    merge: str = "sum"
 
     def to_data(self) -> dict:
         out: dict[str, Any] = {"edges": [e.to_data() for e in self.edges]}
+        if self.merge != "sum":  # unset keys keep earlier descriptions' files and digests
+            out["merge"] = self.merge
         if self.join_into is not None:
             out["join_into"] = self.join_into
             if self.join != "gate":
@@ -109,10 +116,15 @@ class NodeDesc:
 
     @classmethod
     def from_data(cls, data: Any, where: str) -> NodeDesc:
-        _check_keys(data, {"edges", "join_into", "join"}, where)
+        _check_keys(data, {"edges", "join_into", "join", "merge"}, where)
         edges = [EdgeDesc.from_data(e, f"{where} edge {i}") for i, e in enumerate(data.get("edges") or [])]
         join = data.get("join_into")
-        return cls(edges, int(join) if join is not None else None, str(data.get("join", "gate")))
+        return cls(
+            edges,
+            int(join) if join is not None else None,
+            str(data.get("join", "gate")),
+            str(data.get("merge", "sum")),
+        )
 
 
 @dataclass
@@ -295,6 +307,8 @@ class ModelDesc:
                         )
                     if known_ops is not None and edge.op.name not in known_ops:
                         raise DescError(f"{nwhere} edge {ei}: unknown op '{edge.op.name}'")
+                if node.merge not in MERGE_MODES:
+                    raise DescError(f"{nwhere}: merge must be one of {MERGE_MODES}, got '{node.merge}'")
                 if node.join not in JOIN_MODES:
                     raise DescError(f"{nwhere}: join must be one of {JOIN_MODES}, got '{node.join}'")
                 if node.join_into is not None:

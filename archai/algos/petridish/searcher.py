@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import itertools
 import random
+import shutil
 import time
 from pathlib import Path
 
 from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
-from archai.algos.petridish.space import SeedBuilder
-from archai.common.checks import Each, OneOf
+from archai.algos.petridish.seeds import check_fits, check_seed_models, seed_model_desc
+from archai.algos.petridish.space import MERGES, SEED_CELLS, SeedBuilder
+from archai.common.checks import Each, OneOf, Range
+from archai.common.config import ConfigError
 from archai.common.errors import DamagedStateError
 from archai.common.jsonio import inside, read_state, set_aside, write_json
 from archai.common.seeding import derive_seed
-from archai.search.conf_rules import COUNT, NON_NEGATIVE, POSITIVE
+from archai.search.conf_rules import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
 from archai.search.jobs import TrainJob, readable_checkpoint, run_train_job
 from archai.search.pareto import Objective, ParetoFront
 from archai.search.searcher import Candidate, Searcher, SearchResult, load_recorded_desc, register_searcher
@@ -34,6 +37,13 @@ def _rng_to_json(state: tuple) -> list:
 
 def _rng_from_json(data: list) -> tuple:
     return (data[0], tuple(data[1]), data[2])
+
+
+PARENT_SAMPLING = ("hull_walk", "cheap_first")
+
+
+def _optional(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _trained_epochs(entry: dict) -> int:
@@ -50,14 +60,18 @@ class PetridishSearcher(Searcher):
 
     value_checks = {
         "top_k": COUNT,
-        "l1_weight": NON_NEGATIVE,
-        "alpha_init": POSITIVE,
+        "seed_cell": OneOf(lambda: SEED_CELLS),
+        "merge": OneOf(lambda: MERGES),
+        "parent_sampling": OneOf(lambda: PARENT_SAMPLING),
+        "l1_weight": Range(0, allow_none=True),
+        "alpha_init": Range(0, lo_open=True, allow_none=True),
+        "stop_forward_scale": Range(0, lo_open=True, allow_none=True),
         "epsilon": NON_NEGATIVE,
         "cost": OneOf(lambda: ("macs", "params")),
         "seeds.n_cells": Each(COUNT, min_len=1),
         "seeds.init_channels": Each(COUNT, min_len=1),
         "seeds.n_nodes": Each(COUNT, min_len=1),
-        "seed_epochs": COUNT,
+        "seed_epochs": NON_NEGATIVE_INT,
         "candidate_epochs": COUNT,
         "child_epochs": COUNT,
         "parents_per_round": COUNT,
@@ -67,6 +81,16 @@ class PetridishSearcher(Searcher):
     }
     defaults_file = "algos/petridish.yaml"
     toy_file = "algos/petridish_toy.yaml"
+
+    @classmethod
+    def check_conf(cls, conf) -> None:
+        own = conf.algos.petridish
+        entries = check_seed_models(list(own.seed_models))
+        if int(own.seed_epochs) == 0 and (not entries or any(e.get("weights") is None for e in entries)):
+            raise ConfigError(
+                "algos.petridish.seed_epochs 0 trains no seed: it needs seed_models that all have "
+                "trained 'weights'; set seed_epochs >= 1 to train the seeds"
+            )
 
     # ------------------------------------------------------------------ state
 
@@ -153,7 +177,11 @@ class PetridishSearcher(Searcher):
             out.append(entry)
         return out
 
-    def _seeds(self) -> list[tuple[str, ModelDesc, None]]:
+    def _seeds(self) -> list[tuple[str, ModelDesc, str | None]]:
+        """``(name, desc, weights)`` of the seed models: the given ``seed_models`` (their weights
+        copied into the run folder) or else every combination of the ``seeds`` grid."""
+        if self.conf.seed_models:
+            return self._given_seeds()
         grid = self.conf.seeds
         named = []
         for i, (n_cells, channels, n_nodes) in enumerate(
@@ -166,10 +194,37 @@ class PetridishSearcher(Searcher):
                 n_nodes=int(n_nodes),
                 aux_head=False,
             )
-            desc = SeedBuilder(**args).build()
+            desc = SeedBuilder(seed_cell=str(self.conf.seed_cell), **args).build()
             desc.meta.update(searcher="petridish", seed_model=i)
             named.append((f"seed_{i:02d}", desc, None))
         return named
+
+    def _given_seeds(self) -> list[tuple[str, ModelDesc, str | None]]:
+        info = self.ctx.dataset_info
+        data = {"in_channels": info.channels, "image_size": info.size, "n_classes": info.n_classes}
+        named = []
+        for i, entry in enumerate(check_seed_models(list(self.conf.seed_models))):
+            desc = seed_model_desc(entry, self.ctx.builder_args("search", aux_head=False))
+            check_fits(desc, entry, i, data)
+            desc.meta.update(
+                searcher="petridish", seed_model=i, warm_start=entry.get("desc") or entry["genotype"]
+            )
+            init = None
+            if entry.get("weights") is not None:
+                init = f"seeds/seed_{i:02d}_weights.pt"
+                target = self.ctx.run_dir / init
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(entry["weights"], target)
+            named.append((f"seed_{i:02d}", desc, init))
+        return named
+
+    def _train_seeds(self) -> list[dict]:
+        """Seeds without weights train ``seed_epochs``; seeds with weights are measured (0 epochs)."""
+        named = self._seeds()
+        trained = self._train_jobs([n for n in named if n[2] is None], int(self.conf.seed_epochs))
+        given = self._train_jobs([n for n in named if n[2] is not None], 0)
+        order = [n[0] for n in named]
+        return sorted(trained + given, key=lambda e: order.index(e["id"]))
 
     # ------------------------------------------------------------------ hull and parents
 
@@ -183,17 +238,37 @@ class PetridishSearcher(Searcher):
         )
 
     def sample_parents(self, pool: list[dict], rng: random.Random, n: int) -> list[dict]:
-        """Distinct parents from the epsilon band (under ``max_macs``), drawn with probability
-        proportional to ``1 / (1 + times expanded) * (cheapest cost in the band / cost)``: less
-        expanded and cheaper models are grown first."""
+        """Up to ``n`` distinct parents from the epsilon band (models under ``max_macs``).
+
+        ``parent_sampling: hull_walk`` (published, petridishnn's convex-hull choice): walk the
+        band from its most expensive model down, taking each with probability
+        ``1 / (1 + times expanded)``, and walk again until one is taken; a model never grown is
+        always taken, so the walk grows the largest ungrown model of the band first.
+        ``cheap_first``: draw with probability proportional to
+        ``1 / (1 + times expanded) * (cheapest cost in the band / cost)``."""
+        cost = self.conf.cost
         band = [
             e for e, b in zip(pool, self.front(pool).band) if b and e["metrics"]["macs"] <= self.conf.max_macs
         ]
+        if self.conf.parent_sampling == "hull_walk":
+            band.sort(key=lambda e: (e["metrics"][cost], e["id"]))
         chosen: list[dict] = []
         while band and len(chosen) < n:
-            cheapest = min(max(e["metrics"][self.conf.cost], 1) for e in band)
-            weights = [cheapest / max(e["metrics"][self.conf.cost], 1) / (1 + e["expanded"]) for e in band]
-            pick = rng.choices(range(len(band)), weights=weights)[0]
+            if self.conf.parent_sampling == "hull_walk":
+                pick = None
+                while pick is None:
+                    pick = next(
+                        (
+                            i
+                            for i in reversed(range(len(band)))
+                            if rng.random() <= 1 / (1 + band[i]["expanded"])
+                        ),
+                        None,
+                    )
+            else:
+                cheapest = min(max(e["metrics"][cost], 1) for e in band)
+                weights = [cheapest / max(e["metrics"][cost], 1) / (1 + e["expanded"]) for e in band]
+                pick = rng.choices(range(len(band)), weights=weights)[0]
             chosen.append(band.pop(pick))
         return chosen
 
@@ -206,7 +281,7 @@ class PetridishSearcher(Searcher):
         start = time.monotonic()
         if state is None:
             with self.log.scope("seeds"):
-                pool = self._train_jobs(self._seeds(), int(conf.seed_epochs))
+                pool = self._train_seeds()
             if not pool:
                 raise RuntimeError("petridish: every seed model failed to train; see events.jsonl")
             state = {"round": 0, "pool": pool, "next_child": 0, "stopped": None}
@@ -288,8 +363,10 @@ class PetridishSearcher(Searcher):
                     job_dir=base.job_dir,
                     primitives=self.ctx.space.primitives,
                     top_k=int(conf.top_k),
-                    l1_weight=float(conf.l1_weight),
-                    alpha_init=float(conf.alpha_init),
+                    l1_weight=_optional(conf.l1_weight),
+                    alpha_init=_optional(conf.alpha_init),
+                    stop_forward_scale=_optional(conf.stop_forward_scale),
+                    merge=str(conf.merge),
                     seed=derive_seed(
                         base.seed, f"petridish/candidate layers {first + i}"
                     ),  # grown twice: 2 inits

@@ -4,8 +4,10 @@ A parent is grown by one node per cell kind. First a *candidate* node is attache
 edge per existing state, over the candidate ops, with linear weights; its inputs pass through
 stop-gradient and its output joins the cell output through stop-forward, so the parent computes
 exactly what it did while the candidate learns which (input, op) pairs would reduce the loss.
-The strongest ``k`` pairs (by |weight|, after L1-penalised training) become a real node that joins
-the output through a gate initialised to zero: the child starts as its parent's function.
+The strongest ``k`` pairs (by |weight|, after L1-penalised training) become a real node whose
+ops are concatenated and projected (``merge="concat_proj"``, as published; ``"sum"`` adds them)
+and that joins the output through a gate initialised to zero: the child starts as its parent's
+function.
 """
 
 from __future__ import annotations
@@ -22,11 +24,30 @@ from archai.space.supernet import MIXED
 Selection = dict[str, list[tuple[int, str]]]  # cell kind -> [(input state, op)]
 
 
+SEED_CELLS = ("residual", "sep_conv")
+MERGES = ("concat_proj", "sum")
+
+
 class SeedBuilder(ModelDescBuilder):
-    """Seed models: each cell is a chain of ``n_nodes`` ``sep_conv_3x3`` nodes, output = last node."""
+    """Seed models: each cell is a chain of ``n_nodes`` nodes, output = last node. A node is
+    ``sep_conv_3x3`` of the state before it, plus (``seed_cell="residual"``, the published seed)
+    an identity of that state (``skip_connect``: a factorized reduction where the cell reduces).
+
+    Example:
+        >>> desc = SeedBuilder(seed_cell="residual", n_cells=3, n_nodes=1, init_channels=8).build()
+        >>> [e.op.name for e in desc.cells[0].nodes[0].edges]
+        ['sep_conv_3x3', 'skip_connect']
+    """
+
+    def __init__(self, seed_cell: str = "residual", **kw) -> None:
+        if seed_cell not in SEED_CELLS:
+            raise ValueError(f"seed_cell must be one of {SEED_CELLS}, got '{seed_cell}'")
+        super().__init__(**kw)
+        self.seed_cell = seed_cell
 
     def make_cell(self, index: int, kind: str, channels: int) -> CellDesc:
-        nodes = [NodeDesc([EdgeDesc(OpDesc("sep_conv_3x3"), 1 + i)]) for i in range(self.n_nodes)]
+        ops = ["sep_conv_3x3", "skip_connect"] if self.seed_cell == "residual" else ["sep_conv_3x3"]
+        nodes = [NodeDesc([EdgeDesc(OpDesc(op), 1 + i) for op in ops]) for i in range(self.n_nodes)]
         return CellDesc(kind, channels, nodes, [1 + self.n_nodes])
 
 
@@ -57,21 +78,27 @@ def candidate_desc(
 
 
 def select_pairs(weights: torch.Tensor, primitives: Sequence[str], k: int) -> list[tuple[int, str]]:
-    """The ``k`` (input, op) pairs with the largest |weight|; ``weights`` is (inputs, ops)."""
+    """The ``k`` (input, op) pairs with the largest |weight| above zero (an op the L1 penalty
+    drove to exactly zero is not chosen; at least one pair is); ``weights`` is (inputs, ops)."""
     flat = weights.detach().abs().flatten()
     top = torch.topk(flat, min(k, flat.numel())).indices.tolist()
+    top = [i for i in top if flat[i] > 0] or top[:1]
     n_ops = len(primitives)
     return [(i // n_ops, primitives[i % n_ops]) for i in top]
 
 
-def child_desc(parent: ModelDesc, selection: Selection) -> ModelDesc:
-    """``parent`` grown by one node per selected cell kind, joined through a zero gate."""
+def child_desc(parent: ModelDesc, selection: Selection, merge: str = "concat_proj") -> ModelDesc:
+    """``parent`` grown by one node per selected cell kind whose ops are merged by ``merge``
+    (``concat_proj``: concatenated, then ReLU, 1x1 convolution and batch norm; ``sum``), joined
+    into the cell output through a zero gate."""
+    if merge not in MERGES:
+        raise ValueError(f"merge must be one of {MERGES}, got '{merge}'")
     desc = copy.deepcopy(parent)
     for cell in desc.cells:
         pairs = selection.get(cell.kind)
         if pairs:
             edges = [EdgeDesc(OpDesc(op), j) for j, op in sorted(pairs)]
-            cell.nodes.append(NodeDesc(edges, join_into=join_target(cell)))
+            cell.nodes.append(NodeDesc(edges, join_into=join_target(cell), merge=merge))
     desc.validate()
     return desc
 
