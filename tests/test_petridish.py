@@ -441,6 +441,11 @@ def _seed_file(tmp_path, with_weights=True):
         ([{"desc": "no_such.yaml"}], 1, r"seed_models\[0\].desc: no file no_such.yaml"),
         ([{"genotype": "DARTS_V9"}], 1, r"seed_models\[0\].genotype: .*published ones: .*DARTS_V2"),
         ([{"genotype": "DARTS_V2"}], 0, "seed_epochs 0 trains no seed"),
+        (
+            [{"genotype": "DARTS_V2", "n_cells": 0}],
+            1,
+            r"seed_models\[0\].n_cells: expected a positive integer",
+        ),
         ([], 0, "seed_epochs 0 trains no seed"),
     ],
 )
@@ -448,9 +453,23 @@ def test_seed_models_are_checked_before_the_run(entries, epochs, message):
     from archai.algos.petridish.searcher import PetridishSearcher
     from archai.common.config import Config, ConfigError
 
-    conf = Config({"algos": {"petridish": {"seed_models": entries, "seed_epochs": epochs}}})
+    conf = Config(
+        {"space": {"name": "darts"}, "algos": {"petridish": {"seed_models": entries, "seed_epochs": epochs}}}
+    )
     with pytest.raises(ConfigError, match=message):
         PetridishSearcher.check_conf(conf)
+
+
+def test_a_genotype_seed_takes_the_search_shape_or_its_own():
+    from archai.algos.petridish.seeds import check_seed_models, seed_model_desc
+
+    shape = {"init_channels": 4, "n_cells": 3, "in_channels": 1, "image_size": 28, "n_classes": 10}
+    plain, sized = check_seed_models(
+        [{"genotype": "DARTS_V2"}, {"genotype": "DARTS_V2", "init_channels": 16, "n_cells": 5}]
+    )
+    assert (seed_model_desc(plain, shape).init_channels, len(seed_model_desc(plain, shape).cells)) == (4, 3)
+    big = seed_model_desc(sized, shape)
+    assert (big.init_channels, len(big.cells), big.in_channels) == (16, 5, 1)
 
 
 def test_seed_weights_must_fit_their_network(tmp_path):
@@ -493,3 +512,76 @@ def test_warm_started_seed_with_weights_is_not_trained_again(tmp_path):
     assert ModelDesc.load(run / seed["desc"]).cells == desc.cells
     child = entries["child_000"]  # grown from the given network
     assert child["parent"] == "seed_00" and child["trained_epochs"] == 0 + 1 + child["epochs"]
+
+
+def _chain_seed():
+    from archai.space.spaces.base import make_space
+
+    shape = {"in_channels": 1, "image_size": 12, "n_classes": 10, "init_channels": 4, "stem_stride": 1}
+    space = make_space("chain", shape, layers_per_stage=2, primitives=["sep_conv_3x3", "max_pool_3x3"])
+    return space, space.build([[("sep_conv_3x3", (0,))]] * 3)
+
+
+def test_macro_growth_changes_one_place_and_starts_as_the_parent(tmp_path):
+    from archai.algos.petridish.space import macro_place
+
+    space, parent = _chain_seed()
+    net = Supernet(candidate_desc(parent, space.primitives, per_cell=True), weighting="linear")
+    assert sorted(net.alphas) == ["cell0", "cell2", "cell4"]  # every stage its own candidates
+    with torch.no_grad():  # as if trained: the last stage's candidates weigh most
+        net.alphas["cell0"].fill_(0.1)
+        net.alphas["cell2"].copy_(torch.tensor([[0.2, 0.0], [0.0, 0.05]]))
+        net.alphas["cell4"].copy_(torch.tensor([[0.0, 0.3], [0.1, 0.0]]))
+    weights = net.mixing_weights()
+    place = macro_place(weights, 2)
+    assert place == "cell4"
+    selection = {place: select_pairs(weights[place], space.primitives, 2)}
+    child = child_desc(parent, selection)
+    grown = [i for i, (a, b) in enumerate(zip(parent.cells, child.cells)) if a != b]
+    assert grown == [4] and [(e.input, e.op.name) for e in child.cells[4].nodes[-1].edges] == [
+        (0, "max_pool_3x3"),
+        (1, "sep_conv_3x3"),
+    ]
+    grown_model = build_model(child).eval()
+    grown_model.load_state_dict(
+        child_init_state(net.state_dict(), grown_model, parent, selection, space.primitives)
+    )
+    x = x_batch()
+    assert torch.equal(grown_model(x), net.eval()(x))  # the zero gate: the candidate phase's parent
+    src = net.model.state_dict()["cells.4.nodes.1.1._ops.0.0.1.weight"]  # stage 3's chosen sep_conv
+    assert torch.equal(grown_model.state_dict()["cells.4.nodes.1.1.0.1.weight"], src)
+
+
+def test_petridish_macro_search_on_the_chain_space(tmp_path):
+    p = _main(tmp_path / "macro", ["--space", "chain"])
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+    run = tmp_path / "macro" / "petridish"
+    entries = {e["id"]: e for e in json.loads((run / "search" / "petridish.json").read_text())["pool"]}
+    children = [e for e in entries.values() if e["parent"] is not None]
+    assert children
+    for e in children:  # each growth adds one node at one place of the network
+        parent, child = (ModelDesc.load(run / entries[i]["desc"]) for i in (e["parent"], e["id"]))
+        changed = [i for i, (a, b) in enumerate(zip(parent.cells, child.cells)) if a != b]
+        assert len(changed) == 1 and child.skeleton == "chain", e["id"]
+        assert len(child.cells[changed[0]].nodes) == len(parent.cells[changed[0]].nodes) + 1
+    gallery = json.loads((run / "gallery" / "gallery.json").read_text())
+    assert gallery and all(
+        ModelDesc.load(run / "gallery" / f"{g['id']}.yaml").skeleton == "chain" for g in gallery
+    )
+    assert json.loads((run / "summary.json").read_text())["test_top1"] > 0
+
+
+def test_macro_final_training_cannot_scale_cells_it_does_not_have():
+    from archai.algos.petridish.searcher import PetridishSearcher
+    from archai.common.config import Config, ConfigError
+
+    conf = {
+        "space": {"name": "chain"},
+        "eval": {"expand": False, "depth_multiplier": 2, "width_multiplier": 1},
+        "algos": {"petridish": {"seed_models": [], "seed_epochs": 1}},
+    }
+    with pytest.raises(ConfigError, match="on --space chain set --eval.depth_multiplier 1"):
+        PetridishSearcher.check_conf(Config(conf))
+    conf["eval"]["depth_multiplier"] = 1
+    PetridishSearcher.check_conf(Config(conf))

@@ -73,7 +73,7 @@ def test_a_space_without_what_the_searcher_needs_is_refused_in_one_line(tmp_path
         ),
         (
             ["--algos", "petridish", "--space", "nb201"],
-            "petridish searches the darts space only; pass --space darts",
+            "petridish searches the darts and chain spaces only; pass --space darts",
         ),
         (["--algos", "random", "--space", "nb210"], "did you mean 'nb201'"),
         (

@@ -310,7 +310,8 @@ class Searcher:
         """Raises :class:`ConfigError` when ``space`` lacks what this searcher needs."""
         if cls.only_spaces is not None and space.name not in cls.only_spaces:
             raise ConfigError(
-                f"{cls.name} searches the {' and '.join(cls.only_spaces)} space only; "
+                f"{cls.name} searches the {' and '.join(cls.only_spaces)} "
+                f"space{'s' if len(cls.only_spaces) > 1 else ''} only; "
                 f"pass --space {cls.only_spaces[0]} (the run asks for --space {space.name})"
             )
         missing = [f for f in cls.space_needs if not space.supports(f)]

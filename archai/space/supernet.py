@@ -445,12 +445,26 @@ class SupernetBuilder(ModelDescBuilder):
         return CellDesc(kind, channels, nodes, list(range(2, 2 + self.n_nodes)))
 
 
+def alpha_key(cell: CellDesc, edge: EdgeDesc) -> str:
+    """The alphas a mixed edge reads: its cell kind's, or its op's ``group`` (a Petridish macro
+    candidate: one cell's own)."""
+    return str(edge.op.params.get("group", cell.kind))
+
+
 def _edge_counts(desc: ModelDesc) -> dict[str, int]:
     counts: dict[str, int] = {}
     for cell in desc.cells:
-        n = sum(1 for node in cell.nodes for e in node.edges if e.op.name == MIXED)
-        if counts.setdefault(cell.kind, n) != n:
-            raise ValueError(f"all {cell.kind} cells of a supernet must have the same mixed edges")
+        own: dict[str, int] = {}
+        for node in cell.nodes:
+            for e in node.edges:
+                if e.op.name == MIXED:
+                    key = alpha_key(cell, e)
+                    own[key] = own.get(key, 0) + 1
+        for key, n in own.items():
+            if counts.setdefault(key, n) != n:
+                raise ValueError(
+                    f"all cells sharing the {key} alphas of a supernet must have the same mixed edges"
+                )
     return counts
 
 
@@ -479,7 +493,7 @@ class Supernet(nn.Module):
             for node in cell.nodes:
                 for e in node.edges:
                     if e.op.name == MIXED:
-                        candidates.setdefault(cell.kind, list(e.op.params["candidates"]))
+                        candidates.setdefault(alpha_key(cell, e), list(e.op.params["candidates"]))
         self.candidates = candidates
         counter: dict[tuple[int, str], int] = {}
 
@@ -487,9 +501,9 @@ class Supernet(nn.Module):
             edge: EdgeDesc, C: int, stride: int, affine: bool, where: tuple[int, int, int]
         ) -> nn.Module:
             cell_index = where[0]
-            kind = desc.cells[cell_index].kind
             if edge.op.name != MIXED:
                 return make_op(edge.op.name, C, stride, affine)
+            kind = alpha_key(desc.cells[cell_index], edge)
             i = counter.get((cell_index, kind), 0)
             counter[(cell_index, kind)] = i + 1
             return MixedOp(

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import torch
 
-from archai.algos.petridish.space import candidate_desc, child_desc, child_init_state, select_pairs
+from archai.algos.petridish.space import (
+    candidate_desc,
+    child_desc,
+    child_init_state,
+    macro_place,
+    select_pairs,
+)
 from archai.common.checkpoint import save_checkpoint
 from archai.common.jsonio import write_json
 from archai.common.logger import RunLogger
@@ -71,6 +77,7 @@ class CandidateJob:
     alpha_init: float | None = None  # None: the published 1 / n
     stop_forward_scale: float | None = None  # None: the published 1 / training images
     merge: str = "concat_proj"
+    macro: bool = False  # every cell its own candidates; the child grows the one place that weighs most
     seed: int = 0
     device: str = "auto"
     num_threads: int = 0
@@ -94,7 +101,9 @@ def run_candidate_job(job_data: dict) -> dict:
     device = prepare_job(job_dir, seed=job.seed, device=job.device, num_threads=job.num_threads, notes=notes)
     parent = ModelDesc.from_data(job.parent_desc)
     net = Supernet(
-        candidate_desc(parent, job.primitives), alpha_init=job.alpha_init or 0.0, weighting="linear"
+        candidate_desc(parent, job.primitives, per_cell=job.macro),
+        alpha_init=job.alpha_init or 0.0,
+        weighting="linear",
     )
     warm_start(net.model, job.parent_weights)
     loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device), with_test=False)
@@ -114,7 +123,11 @@ def run_candidate_job(job_data: dict) -> dict:
         )
         history = trainer.fit(loaders.train, loaders.val)
         weights = {k: w.cpu() for k, w in net.mixing_weights().items()}
-        selection = {kind: select_pairs(w, job.primitives, job.top_k) for kind, w in weights.items()}
+        if job.macro:  # one place: the cell whose candidates weigh most
+            place = macro_place(weights, job.top_k)
+            selection = {place: select_pairs(weights[place], job.primitives, job.top_k)}
+        else:  # every cell of a kind
+            selection = {kind: select_pairs(w, job.primitives, job.top_k) for kind, w in weights.items()}
         log.event("selection", data={k: [list(p) for p in v] for k, v in selection.items()})
         child = child_desc(parent, selection, job.merge)
         child.meta = {**parent.meta, "grown_with": {k: [list(p) for p in v] for k, v in selection.items()}}

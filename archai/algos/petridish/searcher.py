@@ -56,7 +56,8 @@ def _trained_epochs(entry: dict) -> int:
 class PetridishSearcher(Searcher):
     """Forward search with warm-started children and an epsilon band around the convex hull."""
 
-    only_spaces = ("darts",)  # grows DARTS-style cells; its ops are space.darts.primitives
+    # grows DARTS-style cells or (macro search) one place of a chain; its ops: the space's primitives
+    only_spaces = ("darts", "chain")
 
     value_checks = {
         "top_k": COUNT,
@@ -85,6 +86,13 @@ class PetridishSearcher(Searcher):
     @classmethod
     def check_conf(cls, conf) -> None:
         own = conf.algos.petridish
+        if str(conf.space.name) == "chain":
+            scaled = [k for k in ("depth_multiplier", "width_multiplier") if int(conf.eval[k]) != 1]
+            if scaled and not bool(conf.eval.expand):
+                raise ConfigError(
+                    f"eval.{scaled[0]} {conf.eval[scaled[0]]}: the final training rebuilds DARTS-style "
+                    "cell networks only; on --space chain set --eval.depth_multiplier 1 --eval.width_multiplier 1"
+                )
         entries = check_seed_models(list(own.seed_models))
         if int(own.seed_epochs) == 0 and (not entries or any(e.get("weights") is None for e in entries)):
             raise ConfigError(
@@ -182,6 +190,8 @@ class PetridishSearcher(Searcher):
         copied into the run folder) or else every combination of the ``seeds`` grid."""
         if self.conf.seed_models:
             return self._given_seeds()
+        if self.ctx.space.name == "chain":
+            return self._chain_seeds()
         grid = self.conf.seeds
         named = []
         for i, (n_cells, channels, n_nodes) in enumerate(
@@ -198,6 +208,28 @@ class PetridishSearcher(Searcher):
             desc.meta.update(searcher="petridish", seed_model=i)
             named.append((f"seed_{i:02d}", desc, None))
         return named
+
+    def _chain_seeds(self) -> list[tuple[str, ModelDesc, None]]:
+        """Macro seeds on the chain space: every stage ``n_nodes`` layers of ``sep_conv_3x3`` (or
+        the space's first op), each plus an identity of its input with ``seed_cell: residual``;
+        one seed per ``seeds.init_channels`` x ``seeds.n_nodes`` (``seeds.n_cells`` does not apply:
+        the space fixes the stages)."""
+        space = self.ctx.space
+        op = "sep_conv_3x3" if "sep_conv_3x3" in space.primitives else space.primitives[0]
+        named = []
+        combos = itertools.product(self.conf.seeds.init_channels, self.conf.seeds.n_nodes)
+        for i, (channels, n_nodes) in enumerate(combos):
+            sized = type(space)({**space.shape, "init_channels": int(channels)}, **space.options.to_dict())
+            layer = [(op, (li,) if self.conf.seed_cell == "residual" else ()) for li in range(int(n_nodes))]
+            desc = sized.build([list(layer) for _ in range(int(space.options.stages))])
+            desc.meta.update(searcher="petridish", seed_model=i)
+            named.append((f"seed_{i:02d}", desc, None))
+        return named
+
+    @property
+    def macro(self) -> bool:
+        """Macro search (one place grows at a time): ``macro``, or when unset, on the chain space."""
+        return bool(self.conf.macro) if self.conf.macro is not None else self.ctx.space.name == "chain"
 
     def _given_seeds(self) -> list[tuple[str, ModelDesc, str | None]]:
         info = self.ctx.dataset_info
@@ -367,6 +399,7 @@ class PetridishSearcher(Searcher):
                     alpha_init=_optional(conf.alpha_init),
                     stop_forward_scale=_optional(conf.stop_forward_scale),
                     merge=str(conf.merge),
+                    macro=self.macro,
                     seed=derive_seed(
                         base.seed, f"petridish/candidate layers {first + i}"
                     ),  # grown twice: 2 inits

@@ -4,7 +4,8 @@
 
 - ``desc: PATH``: a description file (YAML or JSON, any DARTS-style skeleton), or
   ``genotype: NAME_OR_STRING``: a published genotype (``DARTS_V2``...) or a genotype string,
-  built at the search protocol's shape (``search.model``);
+  built at the search protocol's shape (``search.model``), or at the entry's own
+  ``init_channels`` and ``n_cells``;
 - optionally ``weights: PATH``: trained weights of exactly that network (a state dict saved with
   ``torch.save``; a run's ``jobs/<id>/weights.pt`` is one). A seed with weights is not trained
   again: its validation accuracy is measured and it joins the pool as it is.
@@ -30,7 +31,8 @@ from archai.space.genotypes import GENOTYPES, GenotypeError, genotype_to_desc, p
 from archai.space.model import build_model
 from archai.space.model_desc import DescError, ModelDesc
 
-KEYS = ("desc", "genotype", "weights")
+KEYS = ("desc", "genotype", "weights", "init_channels", "n_cells")
+SHAPE_KEYS = ("init_channels", "n_cells")
 WHERE = "algos.petridish.seed_models"
 
 
@@ -51,6 +53,15 @@ def check_seed_models(entries: Sequence[Any]) -> list[dict]:
             raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {', '.join(KEYS)}")
         if ("desc" in entry) == ("genotype" in entry):
             raise ConfigError(f"{where}: give exactly one of 'desc' (a description file) and 'genotype'")
+        for key in SHAPE_KEYS:
+            if key in entry and "desc" in entry:
+                raise ConfigError(
+                    f"{where}.{key}: a description file has its own shape; {key} is for genotypes"
+                )
+            if key in entry and (
+                isinstance(entry[key], bool) or not isinstance(entry[key], int) or entry[key] < 1
+            ):
+                raise ConfigError(f"{where}.{key}: expected a positive integer, got {entry[key]!r}")
         for key in ("desc", "weights"):
             if entry.get(key) is not None and not Path(entry[key]).is_file():
                 raise ConfigError(f"{where}.{key}: no file {entry[key]} (paths are relative to {Path.cwd()})")
@@ -78,7 +89,8 @@ def seed_model_desc(entry: Mapping[str, Any], shape: Mapping[str, Any]) -> Model
     """The description of a checked entry; a genotype is built at ``shape`` (builder arguments)."""
     if "desc" in entry:
         return ModelDesc.load(entry["desc"])
-    return genotype_to_desc(_genotype(entry["genotype"], WHERE), **shape)
+    own = {k: int(entry[k]) for k in SHAPE_KEYS if k in entry}
+    return genotype_to_desc(_genotype(entry["genotype"], WHERE), **{**shape, **own})
 
 
 def check_fits(desc: ModelDesc, entry: Mapping[str, Any], index: int, data: Mapping[str, int]) -> None:

@@ -21,7 +21,7 @@ from archai.space.builder import ModelDescBuilder
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc, OpDesc
 from archai.space.supernet import MIXED
 
-Selection = dict[str, list[tuple[int, str]]]  # cell kind -> [(input state, op)]
+Selection = dict[str, list[tuple[int, str]]]  # cell kind (or cell<i>, macro) -> [(input state, op)]
 
 
 SEED_CELLS = ("residual", "sep_conv")
@@ -57,24 +57,47 @@ def join_target(cell: CellDesc) -> int:
 
 
 def candidate_desc(
-    parent: ModelDesc, primitives: Sequence[str], kinds: Sequence[str] = ("normal", "reduction")
+    parent: ModelDesc,
+    primitives: Sequence[str],
+    kinds: Sequence[str] = ("normal", "reduction"),
+    per_cell: bool = False,
 ) -> ModelDesc:
     """``parent`` with a candidate node (mixed edges over every earlier state, stop-gradient
-    inputs, stop-forward join) appended to every cell of ``kinds``."""
+    inputs, stop-forward join) appended to every cell of ``kinds``. The candidates of a kind
+    share one set of weights (cell search); with ``per_cell`` each cell has its own, under the
+    group ``cell<i>`` (macro search: every place of the network is a candidate of its own)."""
     desc = copy.deepcopy(parent)
-    op = OpDesc(MIXED, {"candidates": list(primitives), "stop_grad": True})
-    for cell in desc.cells:
+    for ci, cell in enumerate(desc.cells):
         if cell.kind in kinds:
+            params = {"candidates": list(primitives), "stop_grad": True}
+            if per_cell:
+                params["group"] = cell_group(ci)
             n_states = desc.n_cell_inputs + len(cell.nodes)
             cell.nodes.append(
                 NodeDesc(
-                    [EdgeDesc(op, j) for j in range(n_states)],
+                    [EdgeDesc(OpDesc(MIXED, dict(params)), j) for j in range(n_states)],
                     join_into=join_target(cell),
                     join="stop_forward",
                 )
             )
     desc.validate()
     return desc
+
+
+def cell_group(index: int) -> str:
+    """The selection key of one cell in macro search."""
+    return f"cell{index}"
+
+
+def macro_place(weights: dict[str, torch.Tensor], k: int) -> str:
+    """The one place a macro child grows: the cell whose ``k`` strongest candidate pairs weigh
+    most, each weight relative to its start ``1/n`` (so cells with more states compare fairly)."""
+
+    def score(w: torch.Tensor) -> float:
+        flat = w.detach().abs().flatten()
+        return float(torch.topk(flat, min(k, flat.numel())).values.sum() * flat.numel())
+
+    return max(sorted(weights), key=lambda g: score(weights[g]))
 
 
 def select_pairs(weights: torch.Tensor, primitives: Sequence[str], k: int) -> list[tuple[int, str]]:
@@ -87,6 +110,11 @@ def select_pairs(weights: torch.Tensor, primitives: Sequence[str], k: int) -> li
     return [(i // n_ops, primitives[i % n_ops]) for i in top]
 
 
+def _pairs_of(selection: Selection, index: int, cell: CellDesc) -> list[tuple[int, str]] | None:
+    """The pairs selected for cell ``index``: its own (macro) or its kind's (cell search)."""
+    return selection.get(cell_group(index), selection.get(cell.kind))
+
+
 def child_desc(parent: ModelDesc, selection: Selection, merge: str = "concat_proj") -> ModelDesc:
     """``parent`` grown by one node per selected cell kind whose ops are merged by ``merge``
     (``concat_proj``: concatenated, then ReLU, 1x1 convolution and batch norm; ``sum``), joined
@@ -94,8 +122,8 @@ def child_desc(parent: ModelDesc, selection: Selection, merge: str = "concat_pro
     if merge not in MERGES:
         raise ValueError(f"merge must be one of {MERGES}, got '{merge}'")
     desc = copy.deepcopy(parent)
-    for cell in desc.cells:
-        pairs = selection.get(cell.kind)
+    for ci, cell in enumerate(desc.cells):
+        pairs = _pairs_of(selection, ci, cell)
         if pairs:
             edges = [EdgeDesc(OpDesc(op), j) for j, op in sorted(pairs)]
             cell.nodes.append(NodeDesc(edges, join_into=join_target(cell), merge=merge))
@@ -118,7 +146,7 @@ def child_init_state(
         if src in candidate_state and candidate_state[src].shape == state[k].shape:
             state[k] = candidate_state[src].clone()
     for ci, cell in enumerate(parent.cells):
-        pairs = selection.get(cell.kind)
+        pairs = _pairs_of(selection, ci, cell)
         if not pairs:
             continue
         node = len(cell.nodes)  # the new node's index
