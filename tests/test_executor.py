@@ -192,6 +192,7 @@ def test_ray_as_completed_in_finish_order_and_plugin_ops_reach_workers(tmp_path,
     conf = {"kind": "ray", "ray_address": None, "num_cpus": 2, "cpus_per_job": 1.0}
     conf.update(gpus_per_job=0.0, max_retries=0)
     with make_executor(conf) as ex:  # fresh workers that were not told about the plugin
+        assert ex.slots == 2  # num_cpus / cpus_per_job: the tasks that run at once
         # a user error in a job (here: an op its worker does not know) is not retried and not
         # turned into a failed result: it stops the caller with the job's own message
         with pytest.raises(UnknownNameError, match="unknown op 'plugin_double'"):

@@ -585,3 +585,38 @@ def test_macro_final_training_cannot_scale_cells_it_does_not_have():
         PetridishSearcher.check_conf(Config(conf))
     conf["eval"]["depth_multiplier"] = 1
     PetridishSearcher.check_conf(Config(conf))
+
+
+def test_async_search_keeps_every_worker_busy_and_resumes_after_a_kill(tmp_path):
+    """The asynchronous schedule on two local workers: no slot idles while a child waits or a
+    parent could be drawn, and a run killed mid-search and resumed ends with the uninterrupted
+    run's pool."""
+    extra = [
+        "--algos.petridish.schedule",
+        "async",
+        "--executor.workers",
+        "2",
+        "--algos.petridish.max_models",
+        "6",
+    ]
+    ref = _main(tmp_path / "ref", extra, threads=1)
+    victim = _main(
+        tmp_path / "killed",
+        extra,
+        threads=1,
+        kill_after="killed/petridish/jobs/child_001_candidates/result.json",
+    )
+    _, err = victim.communicate(timeout=600)
+    assert victim.returncode == -signal.SIGKILL, err[-2000:]
+    resumed = _main(tmp_path / "killed", [*extra, "--resume"], threads=1)
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    _, err = ref.communicate(timeout=600)
+    assert ref.returncode == 0, err[-3000:]
+    assert _pool(tmp_path / "killed") == _pool(tmp_path / "ref")
+    state = json.loads((tmp_path / "ref" / "petridish" / "search" / "petridish.json").read_text())
+    assert len(state["pool"]) == 6 and state["stopped"] == "max_models=6 reached"
+    assert not state["in_flight"] and not state["children"]
+    trace = state["trace"]
+    assert trace and all(n == 2 for n, waiting, could_draw in trace if waiting or could_draw), trace
+    assert trace[-1][0] == 0  # drained at the end

@@ -301,6 +301,10 @@ class RayExecutor(Executor):
                 ray.init(num_cpus=num_cpus or None, **kw)
                 self._owns = True
         self.cpus_per_job, self.gpus_per_job = cpus_per_job, gpus_per_job
+        resources = ray.cluster_resources()
+        fits = [resources.get("CPU", 1) / cpus_per_job] if cpus_per_job > 0 else []
+        fits += [resources.get("GPU", 0) / gpus_per_job] if gpus_per_job > 0 else []
+        self.slots = max(1, int(min(fits))) if fits else 1  # tasks that run at once
         self._remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=max_retries)(
             run_with_retries
         )

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
+from archai.algos.petridish.schedule import AsyncSearch
 from archai.algos.petridish.seeds import check_fits, check_seed_models, seed_model_desc
 from archai.algos.petridish.space import MERGES, SEED_CELLS, SeedBuilder
 from archai.common.checks import Each, OneOf, Range
@@ -64,6 +65,7 @@ class PetridishSearcher(Searcher):
         "seed_cell": OneOf(lambda: SEED_CELLS),
         "merge": OneOf(lambda: MERGES),
         "parent_sampling": OneOf(lambda: PARENT_SAMPLING),
+        "schedule": OneOf(lambda: ("rounds", "async")),
         "l1_weight": Range(0, allow_none=True),
         "alpha_init": Range(0, lo_open=True, allow_none=True),
         "stop_forward_scale": Range(0, lo_open=True, allow_none=True),
@@ -165,25 +167,27 @@ class PetridishSearcher(Searcher):
         have already trained (0 for a seed); an entry's ``trained_epochs`` adds its own."""
         inherited = inherited or [0] * len(named)
         cands = self.ctx.train_candidates([(n, d, self._train_job(n, d, i, epochs)) for n, d, i in named])
-        out = []
-        for (name, desc, init), cand, before in zip(named, cands, inherited):
-            if cand.metrics.get("failed"):
-                continue
-            desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
-            entry = {
-                "id": name,
-                "desc": f"models/{name}.yaml",
-                "digest": desc.digest(),
-                "weights": f"jobs/{name}/weights.pt",
-                "init": init,
-                "epochs": epochs,
-                "trained_epochs": before + epochs,
-                "metrics": cand.metrics,
-                "expanded": 0,
-                "parent": desc.meta.get("parent"),
-            }
-            out.append(entry)
-        return out
+        return [
+            self._entry(name, desc, init, epochs, before, cand)
+            for (name, desc, init), cand, before in zip(named, cands, inherited)
+            if not cand.metrics.get("failed")
+        ]
+
+    def _entry(self, name: str, desc: ModelDesc, init: str | None, epochs: int, before: int, cand) -> dict:
+        """The pool entry of a trained model (paths relative to the run folder)."""
+        desc.save(self.ctx.run_dir / "models" / f"{name}.yaml")
+        return {
+            "id": name,
+            "desc": f"models/{name}.yaml",
+            "digest": desc.digest(),
+            "weights": f"jobs/{name}/weights.pt",
+            "init": init,
+            "epochs": epochs,
+            "trained_epochs": before + epochs,
+            "metrics": cand.metrics,
+            "expanded": 0,
+            "parent": desc.meta.get("parent"),
+        }
 
     def _seeds(self) -> list[tuple[str, ModelDesc, str | None]]:
         """``(name, desc, weights)`` of the seed models: the given ``seed_models`` (their weights
@@ -319,6 +323,8 @@ class PetridishSearcher(Searcher):
             state = {"round": 0, "pool": pool, "next_child": 0, "stopped": None}
             self._save(state, rng)
         pool = state["pool"]
+        if self.conf.schedule == "async":
+            AsyncSearch(self, state, rng, start).run()
         while state["stopped"] is None:
             reason = self._budget_reason(pool, start)
             if reason:
@@ -376,54 +382,59 @@ class PetridishSearcher(Searcher):
             )
 
     def _grow(self, parents: list[dict], state: dict) -> list[dict]:
-        ctx, conf = self.ctx, self.conf
         self._check_parent_weights(parents)
         first = state["next_child"]
         ids = [f"child_{first + i:03d}" for i in range(len(parents))]
         state["next_child"] += len(parents)
-        jobs = []
-        for i, (cid, parent) in enumerate(zip(ids, parents)):
-            base = ctx.train_job(f"{cid}_candidates", self._desc(parent), "search")
-            jobs.append(
-                CandidateJob(
-                    name=base.name,
-                    parent_desc=base.desc,
-                    parent_weights=str(self._path(parent["weights"])),
-                    dataset=base.dataset,
-                    loader=base.loader,
-                    trainer={**base.trainer, "epochs": int(conf.candidate_epochs)},
-                    job_dir=base.job_dir,
-                    primitives=self.ctx.space.primitives,
-                    top_k=int(conf.top_k),
-                    l1_weight=_optional(conf.l1_weight),
-                    alpha_init=_optional(conf.alpha_init),
-                    stop_forward_scale=_optional(conf.stop_forward_scale),
-                    merge=str(conf.merge),
-                    macro=self.macro,
-                    seed=derive_seed(
-                        base.seed, f"petridish/candidate layers {first + i}"
-                    ),  # grown twice: 2 inits
-                    device=base.device,
-                    num_threads=base.num_threads,
-                    console=base.console,
-                ).as_args()
+        jobs = [
+            self._candidate_job(cid, parent, first + i) for i, (cid, parent) in enumerate(zip(ids, parents))
+        ]
+        results = self.ctx.run_jobs(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
+        grown = [self._child_of(cid, parent, res) for cid, parent, res in zip(ids, parents, results)]
+        grown = [g for g in grown if g is not None]
+        return self._train_jobs([g[:3] for g in grown], int(self.conf.child_epochs), [g[3] for g in grown])
+
+    def _candidate_job(self, cid: str, parent: dict, index: int) -> tuple:
+        """The arguments of the candidate job that grows ``parent`` into child ``cid`` (the
+        ``index``-th growth of the search: its own random start)."""
+        conf = self.conf
+        base = self.ctx.train_job(f"{cid}_candidates", self._desc(parent), "search")
+        return CandidateJob(
+            name=base.name,
+            parent_desc=base.desc,
+            parent_weights=str(self._path(parent["weights"])),
+            dataset=base.dataset,
+            loader=base.loader,
+            trainer={**base.trainer, "epochs": int(conf.candidate_epochs)},
+            job_dir=base.job_dir,
+            primitives=self.ctx.space.primitives,
+            top_k=int(conf.top_k),
+            l1_weight=_optional(conf.l1_weight),
+            alpha_init=_optional(conf.alpha_init),
+            stop_forward_scale=_optional(conf.stop_forward_scale),
+            merge=str(conf.merge),
+            macro=self.macro,
+            seed=derive_seed(base.seed, f"petridish/candidate layers {index}"),  # grown twice: 2 inits
+            device=base.device,
+            num_threads=base.num_threads,
+            console=base.console,
+        ).as_args()
+
+    def _child_of(self, cid: str, parent: dict, res) -> tuple[str, ModelDesc, str, int] | None:
+        """``(id, desc, init, inherited epochs)`` of the child a finished candidate job chose, or
+        None (logged) when the job failed."""
+        if not res.ok:
+            self.log.error(
+                f"candidate training for {cid} (parent {parent['id']}) failed", traceback=res.error
             )
-        results = ctx.run_jobs(run_candidate_job, jobs, names=[f"{c}_candidates" for c in ids])
-        named, inherited = [], []
-        for cid, parent, res in zip(ids, parents, results):
-            if not res.ok:
-                self.log.error(
-                    f"candidate training for {cid} (parent {parent['id']}) failed", traceback=res.error
-                )
-                continue
-            job_dir = Path("jobs") / f"{cid}_candidates"  # result paths are relative to the job folder
-            desc = ModelDesc.load(self._path(str(job_dir / res.value["child_desc"])))
-            desc.meta.update(parent=parent["id"])
-            self.log.event("grow", parent=parent["id"], child=cid, selection=res.value["selection"])
-            named.append((cid, desc, str(job_dir / res.value["child_init"])))
-            # the child starts from the candidate phase's weights: the parent's and its epochs
-            inherited.append(_trained_epochs(parent) + int(conf.candidate_epochs))
-        return self._train_jobs(named, int(conf.child_epochs), inherited)
+            return None
+        job_dir = Path("jobs") / f"{cid}_candidates"  # result paths are relative to the job folder
+        desc = ModelDesc.load(self._path(str(job_dir / res.value["child_desc"])))
+        desc.meta.update(parent=parent["id"])
+        self.log.event("grow", parent=parent["id"], child=cid, selection=res.value["selection"])
+        # the child starts from the candidate phase's weights: the parent's and its epochs
+        inherited = _trained_epochs(parent) + int(self.conf.candidate_epochs)
+        return cid, desc, str(job_dir / res.value["child_init"]), inherited
 
     def _result(self, pool: list[dict]) -> SearchResult:
         front = self.front(pool)
