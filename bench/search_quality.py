@@ -4,7 +4,9 @@ the same wall-clock search budget and hand-made networks trained with the same f
     python bench/search_quality.py                              # toy protocol, 3 seeds, all searchers
     python bench/search_quality.py --algos darts,enas --seeds 0,1 --out runs/quality
     python bench/search_quality.py --json quality.json          # also save the rows
+    python bench/search_quality.py --algos petridish --out runs/q_async --algos.petridish.schedule async
 
+Flags the script does not know are passed to every searcher of ``--algos`` (not to random search).
 For each seed, every searcher in ``--algos`` runs its toy protocol (``scripts/main.py``, each in
 its own process); then random search runs with ``max_seconds`` set to the median search time of
 those searchers for that seed (the same wall-clock budget; the samples it finished are stated).
@@ -137,12 +139,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "search_quality")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--json", type=Path, help="write every row as JSON")
-    args = ap.parse_args()
+    args, extra = ap.parse_known_args()  # other flags (--algos.petridish.schedule async) go to the searchers
     seeds = [int(s) for s in args.seeds.split(",")]
     algos = [a for a in args.algos.split(",") if a and a != "random"]
     rows: list[dict] = []
     for seed in seeds:
-        found = [run_searcher(a, seed, args.out, []) for a in algos]
+        found = [run_searcher(a, seed, args.out, extra) for a in algos]
         rows += found
         budget = statistics.median(r["search_s"] for r in found) if found else 60.0
         rows.append(

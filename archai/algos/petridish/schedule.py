@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import Any
 
 from archai.algos.petridish.jobs import run_candidate_job
 from archai.search.jobs import run_train_job
 from archai.space.model_desc import ModelDesc
 
-if TYPE_CHECKING:
-    from archai.algos.petridish.searcher import PetridishSearcher
-
 
 class AsyncSearch:
-    """Runs ``searcher``'s asynchronous loop on ``state`` (changed in place and saved)."""
+    """Runs the asynchronous loop of ``searcher`` (a
+    :class:`~archai.algos.petridish.searcher.PetridishSearcher`, which imports this module) on
+    ``state``, changed in place and saved after every event."""
 
-    def __init__(self, searcher: PetridishSearcher, state: dict, rng: random.Random, start: float) -> None:
+    def __init__(self, searcher: Any, state: dict, rng: random.Random, start: float) -> None:
         self.s, self.state, self.rng, self.start = searcher, state, rng, start
         self.executor = searcher.ctx.executor
         self.slots = max(1, int(getattr(self.executor, "slots", 1)))
