@@ -573,8 +573,8 @@ def test_petridish_macro_search_on_the_chain_space(tmp_path):
 
 
 def test_macro_final_training_cannot_scale_cells_it_does_not_have():
-    from archai.algos.petridish.searcher import PetridishSearcher
     from archai.common.config import Config, ConfigError
+    from archai.search.evaluator import check_eval_shape
 
     conf = {
         "space": {"name": "chain"},
@@ -582,9 +582,9 @@ def test_macro_final_training_cannot_scale_cells_it_does_not_have():
         "algos": {"petridish": {"seed_models": [], "seed_epochs": 1}},
     }
     with pytest.raises(ConfigError, match="on --space chain set --eval.depth_multiplier 1"):
-        PetridishSearcher.check_conf(Config(conf))
+        check_eval_shape(Config(conf))
     conf["eval"]["depth_multiplier"] = 1
-    PetridishSearcher.check_conf(Config(conf))
+    check_eval_shape(Config(conf))
 
 
 def test_async_search_keeps_every_worker_busy_and_resumes_after_a_kill(tmp_path):

@@ -34,6 +34,19 @@ def eval_desc(ctx: RunContext, desc: ModelDesc) -> ModelDesc:
     return scale_desc(ctx, desc, int(conf.depth_multiplier), int(conf.width_multiplier))
 
 
+def check_eval_shape(conf) -> None:
+    """Raises :class:`ConfigError` before the run when ``eval.depth_multiplier`` or
+    ``eval.width_multiplier`` would scale a found model the run's space cannot rebuild (only
+    DARTS-style cell networks are scaled)."""
+    space = str(conf.space.name)
+    scaled = [k for k in ("depth_multiplier", "width_multiplier") if int(conf.eval[k]) != 1]
+    if scaled and not bool(conf.eval.expand) and space != "darts":
+        raise ConfigError(
+            f"eval.{scaled[0]} {conf.eval[scaled[0]]}: the final training rebuilds DARTS-style cell "
+            f"networks only; on --space {space} set --eval.depth_multiplier 1 --eval.width_multiplier 1"
+        )
+
+
 def scale_desc(ctx: RunContext, desc: ModelDesc, depth: int, width: int) -> ModelDesc:
     """``desc`` with ``depth`` times its normal cells (each run between reductions ``depth``
     times longer) and ``width`` times its channels, rebuilt by the run's space from its own

@@ -29,7 +29,7 @@ from archai.common.runlock import FolderLock
 from archai.common.stopwatch import SavedStopwatch
 from archai.datasets import get_provider
 from archai.search.conf_rules import value_rules
-from archai.search.evaluator import evaluate_final
+from archai.search.evaluator import check_eval_shape, evaluate_final
 from archai.search.executor import check_executor, job_threads, make_executor
 from archai.search.pareto import candidate_records, front_from_conf
 from archai.search.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
@@ -144,6 +144,7 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
     check_values(conf, value_rules(cls, algo, SPACES.get(space)))
     cls.check_space(SPACES.get(space))
     cls.check_conf(conf)
+    check_eval_shape(conf)
     if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
         conf = conf.with_overrides({"common.num_threads": torch.get_num_threads()})
     return conf

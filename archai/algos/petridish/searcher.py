@@ -88,13 +88,6 @@ class PetridishSearcher(Searcher):
     @classmethod
     def check_conf(cls, conf) -> None:
         own = conf.algos.petridish
-        if str(conf.space.name) == "chain":
-            scaled = [k for k in ("depth_multiplier", "width_multiplier") if int(conf.eval[k]) != 1]
-            if scaled and not bool(conf.eval.expand):
-                raise ConfigError(
-                    f"eval.{scaled[0]} {conf.eval[scaled[0]]}: the final training rebuilds DARTS-style "
-                    "cell networks only; on --space chain set --eval.depth_multiplier 1 --eval.width_multiplier 1"
-                )
         entries = check_seed_models(list(own.seed_models))
         if int(own.seed_epochs) == 0 and (not entries or any(e.get("weights") is None for e in entries)):
             raise ConfigError(
