@@ -19,7 +19,11 @@ setup(
     python_requires=">=3.10",
     packages=[*find_packages(include=["archai", "archai.*"]), "archai.confs"],
     package_dir={"archai.confs": "confs"},
-    package_data={"archai.datasets": ["data/*.npz", "data/*.txt"], "archai.confs": conf_files},
+    package_data={
+        "archai.datasets": ["data/*.npz", "data/*.txt"],
+        "archai.search": ["tables/*.npz"],
+        "archai.confs": conf_files,
+    },
     install_requires=[
         "torch>=2.2",
         "torchvision>=0.17",
@@ -28,6 +32,7 @@ setup(
         "tensorboard>=2.14",
         "tqdm>=4.66",
         "matplotlib>=3.7",
+        "scipy>=1.10",
     ],
     extras_require={
         "ray": ["ray[default]>=2.9"],

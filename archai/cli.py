@@ -3,6 +3,7 @@
 
     python scripts/main.py --algos darts,random          # toy protocol on the bundled dataset
     python scripts/main.py --algos random,darts --space nb201   # NAS-Bench-201's cells
+    python scripts/main.py --algos evolution,darts --benchmark nb201_mini   # trainings looked up
     python scripts/main.py --algos darts --full --dataset cifar10 --dataroot ~/data
     python scripts/main.py --algos darts --search.trainer.epochs 3 --resume
     python scripts/main.py --algos mine --plugins my_package.my_searcher
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from pathlib import Path
 
 from archai.common.errors import StorageError, UserError, storage_cause
 from archai.common.plugins import load_plugins
@@ -32,6 +34,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     ap.add_argument("--dataset", help="dataset name (also layers confs/datasets/NAME.yaml)")
     ap.add_argument("--dataroot", help="folder holding the dataset")
     ap.add_argument("--exp-dir", help="experiment folder (default: common.exp_dir)")
+    ap.add_argument(
+        "--benchmark",
+        help="look trainings up in this tabular benchmark (a .npz file or a shipped table: nb201_mini)",
+    )
     ap.add_argument("--config", action="append", default=[], help="extra YAML layer(s), applied in order")
     ap.add_argument(
         "--resume", action="store_true", help="continue (or reuse) the runs in the experiment folder"
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset=args.dataset,
             dataroot=args.dataroot,
             exp_dir=args.exp_dir,
+            benchmark=args.benchmark,
             config_files=args.config,
             overrides=overrides + (["--common.quiet", "true"] if args.quiet else []),
             resume=args.resume,
@@ -131,6 +138,153 @@ def export_main(argv: list[str] | None = None) -> int:
         else f"loads without Archai, outputs match PyTorch within {res.max_abs_diff:.1e}"
     )
     print(f"wrote {res.path} ({res.format}) and {res.sidecar.name}; {check}")
+    return 0
+
+
+def table_report(out: str, table) -> str:
+    """What a written table holds, and how far its first two seeds agree (a table whose seeds
+    disagree is noise)."""
+    key, best = table.oracle()
+    lines = [
+        f"wrote {out}: {len(table)} architectures, {table.n_epochs} epochs; best test {100 * best:.2f}% ({key})"
+    ]
+    if table.n_seeds > 1:
+        r = table.repeatability()
+        lines.append(
+            f"seeds 0 and 1 over {r['architectures']} architectures: Kendall tau {r['kendall_tau']:.3f}, "
+            f"Spearman {r['spearman']:.3f}; an architecture's test accuracy differs by "
+            f"{100 * r['mean_abs_diff']:.2f} points on average (at most {100 * r['max_abs_diff']:.2f}); "
+            f"std over seeds {100 * r['seed_std']:.2f} points, across architectures {100 * r['arch_std']:.2f}"
+        )
+    return "\n".join(lines)
+
+
+def build_benchmark_main(argv: list[str] | None = None) -> int:
+    """``python scripts/build_benchmark.py --config confs/benchmarks/nb201_mini.yaml --out T.npz``:
+    trains every distinct architecture of the run's (finite) space with the search protocol (toy
+    unless ``--full``) and writes the tabular benchmark; run it again to resume. Any other
+    ``--a.b.c VALUE`` sets that config key, as for main.py (docs/benchmarks.md)."""
+    ap = argparse.ArgumentParser(prog="build_benchmark.py", description=build_benchmark_main.__doc__)
+    ap.add_argument("--out", required=True, help="the table file to write (.npz)")
+    ap.add_argument("--work-dir", help="where the trainings are kept (default: runs/benchmarks/OUT's name)")
+    ap.add_argument("--full", action="store_true", help="the paper protocol instead of the toy protocol")
+    ap.add_argument("--space", help="the (finite) search space, e.g. nb201")
+    ap.add_argument("--dataset", help="dataset name (also layers confs/datasets/NAME.yaml)")
+    ap.add_argument("--dataroot", help="folder holding the dataset")
+    ap.add_argument("--config", action="append", default=[], help="extra YAML layer(s), applied in order")
+    ap.add_argument("--seeds", type=int, default=1, help="training seeds per architecture (default 1)")
+    ap.add_argument(
+        "--repeat-archs",
+        type=int,
+        default=0,
+        help="train the seeds after the first for only this many architectures, drawn at random (0: all)",
+    )
+    ap.add_argument("--limit", type=int, default=0, help="build only this many architectures (a trial)")
+    ap.add_argument("--plugins", default="", help="comma-separated modules to import (their spaces, ops)")
+    args, overrides = ap.parse_known_args(argv)
+    try:
+        from archai.search.benchmark import build_benchmark
+        from archai.search.experiment import ExperimentOptions, build_config
+
+        plugins = load_plugins(args.plugins)
+        opts = ExperimentOptions(
+            algos=[],
+            full=args.full,
+            space=args.space,
+            dataset=args.dataset,
+            dataroot=args.dataroot,
+            config_files=args.config,
+            overrides=overrides,
+            plugins=plugins,
+        )
+        conf = build_config(None, opts)
+        work_dir = args.work_dir or f"runs/benchmarks/{Path(args.out).stem}"
+        table = build_benchmark(
+            conf,
+            args.out,
+            work_dir=work_dir,
+            seeds=args.seeds,
+            repeat_archs=args.repeat_archs,
+            limit=args.limit,
+            plugins=plugins,
+        )
+    except KeyboardInterrupt:
+        print(
+            "build_benchmark.py: interrupted; finished trainings are kept: run it again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as e:
+        return error_exit("build_benchmark.py", e)
+    print(table_report(args.out, table))
+    return 0
+
+
+def compare_main(argv: list[str] | None = None) -> int:
+    """``python scripts/compare.py --algos random,evolution,local --benchmark nb201_mini --seeds 0-99``:
+    runs each searcher once per seed on the tabular benchmark at an equal budget of simulated
+    seconds and writes a report folder (report.md, anytime.png, final.csv, runs.csv, curves.csv;
+    docs/benchmarks.md). Any other ``--a.b.c VALUE`` sets that config key in every run."""
+    ap = argparse.ArgumentParser(prog="compare.py", description=compare_main.__doc__)
+    ap.add_argument("--algos", required=True, help="comma-separated searchers with a time budget")
+    ap.add_argument(
+        "--benchmark", required=True, help="the table: a .npz file or a shipped table (nb201_mini)"
+    )
+    ap.add_argument("--seeds", default="0-9", help="seeds, e.g. 0-99 or 0,3,5 (default 0-9)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        help="simulated search seconds per run (default: a tenth of the table's training time)",
+    )
+    ap.add_argument("--out", default="runs/compare", help="the report folder (default runs/compare)")
+    ap.add_argument("--plugins", default="", help="comma-separated modules to import (their searchers)")
+    args, overrides = ap.parse_known_args(argv)
+    try:
+        from archai.search.compare import compare, parse_seeds
+
+        load_plugins(args.plugins)
+        compare(
+            [a.strip() for a in args.algos.split(",") if a.strip()],
+            args.benchmark,
+            parse_seeds(args.seeds),
+            budget=args.budget,
+            out=args.out,
+            overrides=overrides,
+        )
+    except KeyboardInterrupt:
+        print("compare.py: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        return error_exit("compare.py", e)
+    print((Path(args.out) / "report.md").read_text())
+    return 0
+
+
+def convert_nb201_main(argv: list[str] | None = None) -> int:
+    """``python scripts/convert_nb201.py --source NAS-Bench-201-v1_1-096897.pth --out nb201.npz --trust``:
+    converts the official NAS-Bench-201 / NATS-Bench (topology) file, once, into a table that
+    ``--benchmark`` reads without pickle (docs/benchmarks.md). The official file is a pickle:
+    ``--trust`` says it is the one you downloaded yourself."""
+    ap = argparse.ArgumentParser(prog="convert_nb201.py", description=convert_nb201_main.__doc__)
+    ap.add_argument(
+        "--source", required=True, help="the official .pth / .pickle.pbz2 file or NATS -simple folder"
+    )
+    ap.add_argument("--out", required=True, help="the table file to write (.npz)")
+    ap.add_argument("--dataset", default="cifar10-valid", help="cifar10-valid (default), cifar10 or cifar100")
+    ap.add_argument(
+        "--epochs", type=int, default=200, help="the benchmark's 200-epoch (default) or 12-epoch runs"
+    )
+    ap.add_argument(
+        "--trust", action="store_true", help="unpickle the source (it can run code: only your own copy)"
+    )
+    args = ap.parse_args(argv)
+    try:
+        from archai.search.nasbench201 import convert_nb201
+
+        table = convert_nb201(args.source, args.out, args.dataset, args.epochs, trust=args.trust)
+    except Exception as e:
+        return error_exit("convert_nb201.py", e)
+    print(table_report(args.out, table))
     return 0
 
 

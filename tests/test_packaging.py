@@ -35,6 +35,7 @@ def test_a_wheel_install_builds_a_trainer_config_from_its_own_package_data(tmp_p
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"archai/confs/{p.relative_to(ROOT / 'confs')}" for p in (ROOT / "confs").rglob("*.yaml")}
     assert shipped and shipped <= names, sorted(shipped - names)
+    assert "archai/search/tables/nb201_mini.npz" in names  # the shipped benchmark table
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"

@@ -118,3 +118,21 @@ def test_a_seed_left_out_is_nan_and_the_mean_uses_the_others():
     with pytest.raises(TableError, match="no record of 'a' for seed 1"):
         t.lookup("a", seed=1)
     json.dumps(t.meta)  # the metadata is plain JSON
+
+
+def test_repeatability_measures_how_far_two_seeds_agree():
+    space = _space()
+    rng = np.random.default_rng(3)
+    scores = rng.uniform(0.5, 0.9, 20)
+    agree, flipped = (BenchmarkTable.empty(space, epochs=1, seeds=2) for _ in range(2))
+    for i, s in enumerate(scores):
+        agree.add(f"a{i}", [[s], [s + 0.01]], [s, s + 0.01], [[1.0], [1.0]], 1, 1.0)
+        flipped.add(f"a{i}", [[s], [1.4 - s]], [s, 1.4 - s], [[1.0], [1.0]], 1, 1.0)
+    same = agree.repeatability()
+    assert same["architectures"] == 20 and same["kendall_tau"] == pytest.approx(1.0)
+    assert same["spearman"] == pytest.approx(1.0) and same["mean_abs_diff"] == pytest.approx(0.01, abs=1e-6)
+    assert same["seed_std"] == pytest.approx(0.01 / np.sqrt(2), abs=1e-6)
+    assert flipped.repeatability()["kendall_tau"] == pytest.approx(-1.0)
+    one = BenchmarkTable.empty(space, epochs=1, seeds=1)
+    with pytest.raises(TableError, match="repeatability needs two"):
+        one.repeatability()

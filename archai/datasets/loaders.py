@@ -59,13 +59,15 @@ def build_loaders(
     seed: int,
     device: str = "cpu",
     with_test: bool = True,
+    split_seed: int | None = None,
 ) -> DataLoaders:
     """Builds the loaders of one protocol.
 
     ``dataset_conf``: ``name``, ``dataroot``, ``download``. ``loader_conf``: ``batch_size``,
     ``eval_batch_size``, ``val_fraction`` (held out from train, DARTS-style search split),
     ``train_limit``/``test_limit`` (0 = all), ``augment``, ``cutout``, ``num_workers``,
-    ``pin_memory``. The split and the shuffling order are fixed by ``seed``; the trainer reseeds
+    ``pin_memory``. The split and the shuffling order are fixed by ``seed`` (the split by
+    ``split_seed`` where given: trainings over several seeds on one split); the trainer reseeds
     the train loader's generator every epoch so a resumed run sees the same batches.
     ``with_test=False`` builds no test loader (``test`` is ``None``): what a search gets.
 
@@ -87,7 +89,9 @@ def build_loaders(
     t_train = make(provider, train=True, augment=augment, cutout=cutout)
     t_eval = make(provider, train=False, augment=False, cutout=0)
 
-    train_idx, val_idx = split_indices(len(train_raw), float(loader_conf["val_fraction"]), seed)
+    train_idx, val_idx = split_indices(
+        len(train_raw), float(loader_conf["val_fraction"]), seed if split_seed is None else split_seed
+    )
     train_idx = _limit(train_idx, int(loader_conf["train_limit"]))
     val_idx = _limit(val_idx, int(loader_conf["train_limit"]))
     test_idx = _limit(torch.arange(len(test_raw)), int(loader_conf["test_limit"]))

@@ -37,6 +37,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -134,6 +135,11 @@ class Executor:
     #: submits no more); Ray's comes from its resources
     slots: int = 1
 
+    def now(self) -> float:
+        """The clock a search's time budget is read on: wall-clock seconds here; a benchmark
+        table's executor counts the training time it looked up (:mod:`archai.search.tabular`)."""
+        return time.monotonic()
+
     def submit(self, fn: Callable[..., Any], args: tuple, name: str | None = None) -> JobHandle:
         """Starts ``fn(*args)`` (as resources allow) and returns its handle."""
         raise NotImplementedError
@@ -141,6 +147,13 @@ class Executor:
     def as_completed(self, handles: Iterable[JobHandle]) -> Iterator[JobHandle]:
         """Yields each handle once its job has finished, in the order they finish."""
         raise NotImplementedError
+
+    def submit_training(self, job: Any, name: str, desc: Any = None) -> JobHandle:
+        """Starts the :class:`~archai.search.jobs.TrainJob` ``job`` (``desc``: its description,
+        where the caller has it); a benchmark table's executor looks it up instead."""
+        from archai.search.jobs import run_train_job  # jobs build models: imported only when used
+
+        return self.submit(run_train_job, job.as_args(), name=name)
 
     def map(
         self, fn: Callable[..., Any], arg_tuples: Sequence[tuple], names: Sequence[str] | None = None

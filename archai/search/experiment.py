@@ -33,6 +33,7 @@ from archai.search.evaluator import check_eval_shape, evaluate_final
 from archai.search.executor import check_executor, job_threads, make_executor
 from archai.search.pareto import candidate_records, front_from_conf
 from archai.search.searcher import SEARCHERS, RunContext, Searcher, SearchResult, console_settings
+from archai.search.tabular import TabularExecutor, resolve_table, table_layer, tabular_executor
 from archai.space.genotypes import GenotypeError, desc_to_genotype, format_genotype
 from archai.space.spaces import SPACES, SpaceError
 
@@ -45,6 +46,8 @@ SUMMARY_KEYS = (
     "macs",
     "search_seconds",
     "eval_seconds",
+    "table_rank",  # on a benchmark table: the found architecture's rank by test accuracy
+    "evaluated_by",
 )
 # keys that may differ on --resume: console settings, and the folder's own location (a run folder
 # can be moved or copied and resumed where it now is)
@@ -71,6 +74,8 @@ class ExperimentOptions:
     plugins: list[str] = field(default_factory=list)
     #: the search space (``--space``; the same as ``--space.name``)
     space: str | None = None
+    #: a tabular benchmark to look trainings up in (``--benchmark``; ``benchmark.table``)
+    benchmark: str | None = None
 
 
 def _searcher_layers(cls: type[Searcher], name: str) -> tuple[dict, dict]:
@@ -97,20 +102,22 @@ def config_schema() -> tuple[dict, dict[str, dict]]:
     return schema, rests
 
 
-def build_config(algo: str, opts: ExperimentOptions) -> Config:
+def build_config(algo: str | None, opts: ExperimentOptions) -> Config:
     """Layers: base.yaml (+ the section of every registered searcher) -> the searcher's defaults
     -> toy.yaml and the searcher's toy overlay (unless ``full``) -> ``confs/datasets/NAME.yaml``
-    -> ``--config`` files -> command-line overrides. Any registered searcher's keys may be set
+    -> the benchmark table's settings (``benchmark.table``: its space, dataset and search
+    protocol) -> ``--config`` files -> command-line overrides. Any registered searcher's keys may be set
     (one command line can tune several algorithms); the result keeps only ``algos.<algo>``.
 
     The dataset layer is that of the dataset the run uses, however it was named (``--dataset``,
-    ``--dataset.name`` or a ``--config`` file), so its skeleton comes with it."""
+    ``--dataset.name`` or a ``--config`` file), so its skeleton comes with it. ``algo`` None:
+    the protocol without any searcher's layers or section (what ``build_benchmark.py`` trains)."""
     schema, rests = config_schema()
-    cls = SEARCHERS.get(algo)
-    protocol: list[Any] = [schema, rests[algo]]
+    cls = SEARCHERS.get(algo) if algo else None
+    protocol: list[Any] = [schema, rests[algo] if algo else {}]
     if not opts.full:
         protocol.append(confs_dir() / "toy.yaml")
-        if cls.toy_file:
+        if cls is not None and cls.toy_file:
             protocol.append(confs_dir() / cls.toy_file)
     overrides = list(opts.overrides)
     if opts.space:
@@ -119,14 +126,18 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
         overrides += ["--dataset.dataroot", opts.dataroot]
     if opts.exp_dir:
         overrides += ["--common.exp_dir", opts.exp_dir]
+    if opts.benchmark:
+        overrides += ["--benchmark.table", opts.benchmark]
 
-    def load(dataset: str | None) -> Config:
+    def load(dataset: str | None, table_layer: dict | None = None) -> Config:
         layers, extra = list(protocol), []
         if dataset:
             ds_file = confs_dir() / "datasets" / f"{dataset}.yaml"
             if ds_file.is_file():
                 layers.append(ds_file)
             extra = ["--dataset.name", dataset]
+        if table_layer:
+            layers.append(table_layer)
         try:
             return load_config([*layers, *opts.config_files], [*extra, *overrides])
         except ConfigError as e:
@@ -135,6 +146,14 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
     conf = load(opts.dataset)
     if not opts.dataset and conf.dataset.name != load_config(protocol).dataset.name:
         conf = load(str(conf.dataset.name))  # named by --dataset.name or a --config file
+    if conf.benchmark.table:  # the table's space, dataset and search protocol, under the user's layers
+        layer = table_layer(resolve_table(str(conf.benchmark.table)))
+        if opts.dataset and opts.dataset != layer["dataset"]["name"]:
+            raise ConfigError(
+                f"--dataset {opts.dataset}: the benchmark table {conf.benchmark.table} was built on "
+                f"{layer['dataset']['name']}; drop --dataset (the table sets it) or use a table of {opts.dataset}"
+            )
+        conf = load(layer["dataset"]["name"], layer)
     space = str(conf.space.name)
     check_values(conf, [("space.name", OneOf(SPACES.names))])
     conf = conf.without(
@@ -142,8 +161,14 @@ def build_config(algo: str, opts: ExperimentOptions) -> Config:
         *(f"space.{name}" for name in conf.space if name not in ("name", space)),
     )
     check_values(conf, value_rules(cls, algo, SPACES.get(space)))
-    cls.check_space(SPACES.get(space))
-    cls.check_conf(conf)
+    if cls is not None:
+        if conf.benchmark.table and not cls.tabular:
+            raise ConfigError(
+                f"{algo} cannot run on a benchmark table: {cls.tabular_why}; run it without "
+                f"--benchmark (real trainings)"
+            )
+        cls.check_space(SPACES.get(space))
+        cls.check_conf(conf)
     check_eval_shape(conf)
     if int(conf.common.num_threads) == 0:  # recorded: results depend on the thread count
         conf = conf.with_overrides({"common.num_threads": torch.get_num_threads()})
@@ -291,18 +316,23 @@ def _search_and_evaluate(ctx: RunContext, notes: list[str]) -> dict[str, Any]:
     """The search (or its saved result), the Pareto front, the final training and the summary."""
     conf, algo, run_dir, log = ctx.conf, ctx.algo, ctx.run_dir, ctx.logger
     searcher = SEARCHERS.get(algo)(ctx)
+    tabular = isinstance(ctx.executor, TabularExecutor)
     timing_path = run_dir / "timing.json"  # seconds per stage, summed over sessions
     with log.scope("search", algo=algo):
         result = _load_search_result(run_dir, notes)
         if result is not None:
             log.info("search already finished; reusing search_result.json")
         else:
+            started = ctx.now()
             with SavedStopwatch(timing_path, "search_seconds", notes=notes) as clock:
                 result = searcher.search()
                 result.save(run_dir)
             log.event(
                 "timing", session_seconds=round(clock.session_seconds, 3), total=round(clock.seconds, 3)
             )
+            if tabular and ctx.executor.trace:  # what its trainings took when the table was built
+                times = read_state(timing_path, notes, "its times are lost") or {}
+                write_json(timing_path, {**times, "simulated_search_seconds": ctx.now() - started})
     timing = read_state(timing_path, notes, "its times are lost") or {}
     _report(log, notes)
     records = candidate_records(result, algo, run_dir)
@@ -321,6 +351,15 @@ def _search_and_evaluate(ctx: RunContext, notes: list[str]) -> dict[str, Any]:
         "search_seconds": timing.get("search_seconds"),
         "eval_seconds": None,
     }
+    if tabular:  # search_seconds: simulated, unless nothing was looked up (a one-shot search
+        # trains its supernet for real: its wall-clock time)
+        simulated = timing.get("simulated_search_seconds")
+        summary.update(
+            search_seconds=timing.get("search_seconds") if simulated is None else simulated,
+            search_clock="wall" if simulated is None else "simulated",
+            search_wall_seconds=timing.get("search_seconds"),
+            evaluated_by=f"table {ctx.executor.table.path}",
+        )
     final_desc = best.desc
     if bool(conf.eval.enabled):
         with (
@@ -343,6 +382,9 @@ def _search_and_evaluate(ctx: RunContext, notes: list[str]) -> dict[str, Any]:
             macs=top.metrics["macs"],
             eval=[{"candidate": o.candidate, "ok": o.ok, **o.metrics} for o in outcomes],
         )
+        for key in ("table_rank", "table_size", "oracle_test_top1"):  # on a benchmark table
+            if key in top.metrics:
+                summary[key] = top.metrics[key]
     else:
         summary.update(params=best.metrics.get("params"), macs=best.metrics.get("macs"))
     final_desc.save(run_dir / "final_desc.yaml")
@@ -376,7 +418,10 @@ def run_algo(algo: str, conf: Config, resume: bool, plugins: Sequence[str] = ())
         try:
             threads = job_threads(int(c.num_threads), conf.executor)
             with make_executor(conf.executor, plugins, threads) as executor:
-                summary = _search_and_evaluate(RunContext(conf, algo, run_dir, log, executor), notes)
+                ctx = RunContext(conf, algo, run_dir, log, executor)
+                if conf.benchmark.table:  # trainings looked up, on a simulated clock
+                    ctx.executor = tabular_executor(conf, ctx.space)
+                summary = _search_and_evaluate(ctx, notes)
         except BaseException as e:  # in events.jsonl too (with its traceback unless a user error)
             log.exception(e)
             raise
@@ -387,6 +432,9 @@ def run_algo(algo: str, conf: Config, resume: bool, plugins: Sequence[str] = ())
 def format_table(summaries: Sequence[dict]) -> str:
     """The end-of-run table (one row per algorithm)."""
     head = ["algo", "val_top1", "test_top1", "params", "MACs", "search_s", "eval_s"]
+    ranked = any("table_rank" in s for s in summaries)  # on a benchmark table
+    if ranked:
+        head.append("table rank")
     rows = []
     for s in summaries:
 
@@ -407,6 +455,8 @@ def format_table(summaries: Sequence[dict]) -> str:
                 num(s.get("eval_seconds")),
             ]
         )
+        if ranked:
+            rows[-1].append(f"{s['table_rank']}/{s['table_size']}" if "table_rank" in s else "-")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
@@ -419,9 +469,11 @@ def run_experiment(opts: ExperimentOptions) -> list[dict[str, Any]]:
     for name in opts.algos:
         SEARCHERS.get(name)  # fail before any work on an unknown name
     confs = {algo: build_config(algo, opts) for algo in opts.algos}  # validate all before starting
-    for conf in confs.values():  # a missing or damaged dataset, an executor that cannot start:
+    for algo, conf in confs.items():  # a missing or damaged dataset, an executor that cannot start:
         d = conf.dataset  # reported before any run folder is made
-        get_provider(d.name).check(Path(d.dataroot) if d.dataroot else None, bool(d.download))
+        # on a benchmark table only a searcher that trains a supernet reads the data
+        if not conf.benchmark.table or "one_shot" in SEARCHERS.get(algo).space_needs:
+            get_provider(d.name).check(Path(d.dataroot) if d.dataroot else None, bool(d.download))
         check_executor(conf.executor)
     exp_dir = Path(confs[opts.algos[0]].common.exp_dir)
     _make_folder(exp_dir, "experiment folder")

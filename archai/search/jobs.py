@@ -19,6 +19,7 @@ checkpoint or result made from other inputs is never reused, and never overwritt
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,8 @@ class TrainJob:
     trainer: dict
     job_dir: str
     seed: int = 0
+    #: seeds the train/validation split alone (None: ``seed``); a benchmark's seeds share one split
+    split_seed: int | None = None
     device: str = "auto"
     init_weights: str | None = None  # warm start: a state_dict file, loaded where names/shapes match
     save_weights: bool = False  # keep the trained weights as weights.pt (parents of grown children)
@@ -102,7 +105,7 @@ def job_inputs(job_data: dict) -> dict:
     """
     out: dict = {}
     for key, value in sorted(job_data.items()):
-        if key in _NOT_INPUTS:
+        if key in _NOT_INPUTS or (key == "split_seed" and value is None):  # None: as before the field
             continue
         if isinstance(value, dict) and "cells" in value:
             value = {"digest": ModelDesc.from_data(value).digest()}
@@ -229,7 +232,14 @@ def run_train_job(job_data: dict) -> dict:
     model = build_model(desc)
     if job.init_weights:
         warm_start(model, job.init_weights)
-    loaders = build_loaders(job.dataset, job.loader, seed=job.seed, device=str(device), with_test=job.test)
+    loaders = build_loaders(
+        job.dataset,
+        job.loader,
+        seed=job.seed,
+        device=str(device),
+        with_test=job.test,
+        split_seed=job.split_seed,
+    )
     with RunLogger(job_dir, level="progress", tensorboard=False, **job.console) as log:
         trainer = Trainer(
             model,
@@ -255,6 +265,9 @@ def run_train_job(job_data: dict) -> dict:
             "epochs": len(history),
             "train_seconds": sum(h["seconds"] for h in history),
             "num_threads": torch.get_num_threads(),
+            # per epoch: validation top-1 and training seconds so far (tabular benchmarks, curves)
+            "val_curve": [h.get("val/top1", math.nan) for h in history],
+            "seconds_curve": list(itertools.accumulate(h["seconds"] for h in history)),
         }
         if job.test:
             test = trainer.evaluate(loaders.test)

@@ -37,7 +37,7 @@ from archai.common.registry import Registry
 from archai.common.seeding import derive_seed
 from archai.datasets import DataLoaders, DatasetInfo, build_loaders, get_provider
 from archai.search.executor import Executor, JobHandle, JobResult, LocalExecutor, job_threads
-from archai.search.jobs import TrainJob, run_train_job
+from archai.search.jobs import TrainJob
 from archai.space.model_desc import ModelDesc
 from archai.space.spaces import SPACES, SearchSpace, make_space
 
@@ -214,14 +214,20 @@ class RunContext:
             self.logger.event("recovered", level="warning", job=result.name, notes=notes)
         return result
 
+    def now(self) -> float:
+        """Seconds on the run's clock, for time budgets: wall-clock time, or the simulated time
+        of the trainings looked up so far on a benchmark table (``--benchmark``)."""
+        return self.executor.now()
+
     def submit_training(
         self, cid: str, desc: ModelDesc, protocol: str = "search", *, job: TrainJob | None = None
     ) -> JobHandle:
         """Starts training ``desc`` with the ``protocol`` (in ``jobs/<cid>``, or as ``job``) on
         the executor; the handle is named ``cid``. Turn its result into a candidate with
         :meth:`candidate`."""
-        job = job or self.train_job(cid, desc, protocol)
-        return self.executor.submit(run_train_job, job.as_args(), name=cid)
+        if job is None:
+            return self.executor.submit_training(self.train_job(cid, desc, protocol), cid, desc)
+        return self.executor.submit_training(job, cid)
 
     def candidate(self, cid: str, desc: ModelDesc, result: JobResult) -> Candidate:
         """The candidate of a finished training job, logged (``candidate`` event). A job that
@@ -259,8 +265,8 @@ class RunContext:
 
     def train_job(self, name: str, desc: ModelDesc, protocol: str = "search", **kw: Any) -> TrainJob:
         """A :class:`TrainJob` for ``desc`` with the ``protocol``'s loader and trainer sections,
-        working in ``run_dir/jobs/<name>``."""
-        return TrainJob(
+        working in ``run_dir/jobs/<name>``; ``kw`` sets (or replaces) other fields."""
+        fields = dict(
             name=name,
             desc=desc.to_data(),
             dataset=self.conf.dataset.to_dict(),
@@ -271,8 +277,8 @@ class RunContext:
             device=str(self.conf.common.device),
             num_threads=job_threads(int(self.conf.common.num_threads), self.conf.executor),
             console=console_settings(self.conf.common),
-            **kw,
         )
+        return TrainJob(**{**fields, **kw})
 
 
 def console_settings(common: Config) -> dict[str, Any]:
@@ -301,6 +307,13 @@ class Searcher:
     defaults: ClassVar[dict[str, Any]] = {}
     defaults_file: ClassVar[str | Path | None] = None
     toy_file: ClassVar[str | Path | None] = None
+    #: whether it runs on a benchmark table (``--benchmark``): every training it asks for is a
+    #: plain :class:`TrainJob` of an architecture; if not, ``tabular_why`` says what it needs
+    tabular: ClassVar[bool] = True
+    tabular_why: ClassVar[str] = ""
+    #: its budget keys in ``algos.<name>`` (compare.py sets them): seconds of search (on the
+    #: run's clock, simulated on a table) and the count limit that seconds replace
+    budget_keys: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx

@@ -27,9 +27,9 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from archai.common.errors import UserError
+from archai.common.jsonio import short_digest
 
 #: the layout version this code writes; a table of another version is refused with a message
 FORMAT_VERSION = 1
@@ -54,10 +55,27 @@ class UnknownArchitectureError(TableError, KeyError):
 
 
 def space_key(space: Any) -> str:
-    """A short digest of what makes a space's architectures mean the same: its name, options and
-    network shape. Two spaces with equal keys give equal digests to equal architectures."""
-    ident = {"name": space.name, "options": space.options.to_dict(), "shape": dict(space.shape)}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """A short digest of what makes a space's architectures mean the same: its name, its options
+    and the network it builds (the digest of a reference architecture, which holds the stem,
+    channels, image size and classes; shape keys the space does not use change nothing)."""
+    ref = next(iter(space.enumerate())) if space.supports("enumerate") else space.sample(random.Random(0))
+    return short_digest(
+        {"name": space.name, "options": space.options.to_dict(), "reference": space.digest(ref)}
+    )
+
+
+def table_meta(space: Any, epochs: int, seeds: int, settings: Mapping[str, Any] | None = None) -> dict:
+    """The ``meta`` record of a table of ``space`` at ``epochs`` epochs over ``seeds`` seeds."""
+    if epochs < 1 or seeds < 1:
+        raise TableError(f"a table needs epochs >= 1 and seeds >= 1, not {epochs} and {seeds}")
+    return {
+        "version": FORMAT_VERSION,
+        "space": space.name,
+        "space_key": space_key(space),
+        "epochs": int(epochs),
+        "seeds": int(seeds),
+        "settings": dict(settings or {}),
+    }
 
 
 class BenchmarkTable:
@@ -95,16 +113,7 @@ class BenchmarkTable:
         cls, space: Any, epochs: int, seeds: int = 1, settings: Mapping[str, Any] | None = None
     ) -> BenchmarkTable:
         """A table with no architecture yet, for ``space`` at ``epochs`` epochs over ``seeds``."""
-        if epochs < 1 or seeds < 1:
-            raise TableError(f"a table needs epochs >= 1 and seeds >= 1, not {epochs} and {seeds}")
-        meta = {
-            "version": FORMAT_VERSION,
-            "space": space.name,
-            "space_key": space_key(space),
-            "epochs": int(epochs),
-            "seeds": int(seeds),
-            "settings": dict(settings or {}),
-        }
+        meta = table_meta(space, epochs, seeds, settings)
         nan = np.full((0, seeds, epochs), np.nan, dtype=np.float32)
         return cls(meta, [], nan, nan[:, :, 0].copy(), nan.copy(), np.zeros(0, np.int64), np.zeros(0))
 
@@ -230,7 +239,10 @@ class BenchmarkTable:
         i = self.index[key]
         val = float(self.val[i, seed, epoch - 1])
         if np.isnan(val):
-            raise TableError(f"the table {self._where()} has no record of {key!r} for seed {seed}")
+            raise TableError(
+                f"the table {self._where()} has no record of {key!r} for seed {seed} at epoch {epoch} "
+                f"(its source did not measure it there)"
+            )
         last = epoch == self.n_epochs
         return {
             "val_top1": val,
@@ -256,6 +268,32 @@ class BenchmarkTable:
         self.lookup(key)
         scores = self.mean_test()
         return int(np.sum(scores > scores[self.index[key]])) + 1
+
+    def repeatability(self, seeds: tuple[int, int] = (0, 1), metric: str = "test") -> dict[str, float]:
+        """How far two of the table's seeds agree, over the architectures trained with both:
+        Kendall's tau and Spearman's rho between their ``metric`` (``test``, or ``val`` at the
+        last epoch), the mean and largest absolute difference of an architecture's figure, the
+        mean standard deviation of each architecture over all its seeds, and the standard
+        deviation of the architectures' mean figures (the spread a search can exploit)."""
+        from scipy import stats
+
+        a = self.test if metric == "test" else self.val[:, :, -1]
+        if max(seeds) >= self.n_seeds:
+            raise TableError(f"the table {self._where()} has {self.n_seeds} seed(s); repeatability needs two")
+        both = ~np.isnan(a[:, seeds[0]]) & ~np.isnan(a[:, seeds[1]])
+        x, y = a[both, seeds[0]].astype(float), a[both, seeds[1]].astype(float)
+        if len(x) < 3:
+            raise TableError(f"the table {self._where()} has {len(x)} architecture(s) with both seeds")
+        rows = a[both].astype(float)
+        return {
+            "architectures": int(len(x)),
+            "kendall_tau": float(stats.kendalltau(x, y).statistic),
+            "spearman": float(stats.spearmanr(x, y).statistic),
+            "mean_abs_diff": float(np.mean(np.abs(x - y))),
+            "max_abs_diff": float(np.max(np.abs(x - y))),
+            "seed_std": float(np.mean(np.nanstd(rows, axis=1, ddof=1))),
+            "arch_std": float(np.std(np.nanmean(rows, axis=1), ddof=1)),
+        }
 
     def _where(self) -> str:
         return str(self.path) if self.path else "(not saved)"

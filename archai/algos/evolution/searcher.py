@@ -2,7 +2,8 @@
 
 Over the run's space (``ctx.space``: ``sample`` and ``mutate``). Each cycle draws ``sample``
 living models (with replacement), mutates the best of the draw (one change: on DARTS cells one
-op or one input), trains the child, adds it and removes the oldest. On Ray, ``parallel``
+op or one input), trains the child, adds it and removes the oldest, for ``cycles`` models or
+until ``max_seconds`` have passed (on the run's clock: simulated on a benchmark table). On Ray, ``parallel``
 trainings run at once, each handled as it finishes. Jobs are named by architecture digest: a
 repeated architecture trains once, and a resumed search reuses the jobs it finished.
 """
@@ -12,7 +13,15 @@ from __future__ import annotations
 import collections
 import random
 
-from archai.search import COUNT, Candidate, Searcher, SearchResult, derive_seed, register_searcher
+from archai.search import (
+    COUNT,
+    NON_NEGATIVE,
+    Candidate,
+    Searcher,
+    SearchResult,
+    derive_seed,
+    register_searcher,
+)
 from archai.space import ModelDesc
 
 
@@ -21,7 +30,14 @@ class EvolutionSearcher(Searcher):
     """Aging evolution: random initial population, tournament selection, oldest removed."""
 
     space_needs = ("sample", "mutate")
-    value_checks = {"population": COUNT, "sample": COUNT, "cycles": COUNT, "parallel": COUNT}
+    value_checks = {
+        "population": COUNT,
+        "sample": COUNT,
+        "cycles": COUNT,
+        "parallel": COUNT,
+        "max_seconds": NON_NEGATIVE,
+    }
+    budget_keys = ("max_seconds", "cycles")
     defaults_file = "algos/evolution.yaml"
     toy_file = "algos/evolution_toy.yaml"
 
@@ -47,7 +63,13 @@ class EvolutionSearcher(Searcher):
         population: collections.deque[Candidate] = collections.deque(maxlen=int(self.conf.population))
         history: list[Candidate] = []
         running: dict = {}  # handle -> [(id, desc)]: every model waiting for that architecture's job
+        start, budget = ctx.now(), float(self.conf.max_seconds)
         while len(history) < cycles:
+            if budget > 0 and ctx.now() - start > budget:
+                cycles = len(history) + sum(map(len, running.values()))  # no new model; the running finish
+                if not running:
+                    self.log.info(f"time budget of {budget:.0f}s reached after {len(history)} models")
+                    break
             while len(running) < parallel and len(history) + sum(map(len, running.values())) < cycles:
                 started = len(history) + sum(map(len, running.values()))
                 if (desc := self.child(rng, population, started)) is None:

@@ -18,7 +18,6 @@ their saved results at once.
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from archai.algos.petridish.jobs import run_candidate_job
@@ -67,7 +66,7 @@ class AsyncSearch:
         promised = len(self.pool) + len(state["children"]) + len(state["in_flight"])
         if promised >= int(conf.max_models):
             return f"max_models={conf.max_models} reached"
-        if float(conf.max_seconds) > 0 and time.monotonic() - self.start > float(conf.max_seconds):
+        if float(conf.max_seconds) > 0 and self.s.ctx.now() - self.start > float(conf.max_seconds):
             return f"max_seconds={conf.max_seconds} reached"
         return None
 

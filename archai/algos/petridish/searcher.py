@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import random
 import shutil
-import time
 from pathlib import Path
 
 from archai.algos.petridish.jobs import CandidateJob, run_candidate_job
@@ -59,6 +58,8 @@ class PetridishSearcher(Searcher):
 
     # grows DARTS-style cells or (macro search) one place of a chain; its ops: the space's primitives
     only_spaces = ("darts", "chain")
+    tabular = False
+    tabular_why = "its children start from their parents' trained weights, which a table does not hold"
 
     value_checks = {
         "top_k": COUNT,
@@ -307,7 +308,7 @@ class PetridishSearcher(Searcher):
         ctx, conf = self.ctx, self.conf
         rng = random.Random(derive_seed(ctx.seed, "petridish/parents"))
         state = self._load(rng)
-        start = time.monotonic()
+        start = ctx.now()
         if state is None:
             with self.log.scope("seeds"):
                 pool = self._train_seeds()
@@ -343,7 +344,7 @@ class PetridishSearcher(Searcher):
         conf = self.conf
         if len(pool) >= int(conf.max_models):
             return f"max_models={conf.max_models} reached"
-        if float(conf.max_seconds) > 0 and time.monotonic() - start > float(conf.max_seconds):
+        if float(conf.max_seconds) > 0 and self.ctx.now() - start > float(conf.max_seconds):
             return f"max_seconds={conf.max_seconds} reached"
         return None
 
