@@ -112,7 +112,7 @@ def test_intact_dataset_files_pass_the_check_and_counts_must_agree(tmp_path):
 def test_random_search_draws_each_round_as_it_goes(tmp_path, monkeypatch):
     """A billion samples with a time budget: only what is trained is drawn, and the budget
     applies after the first round (a fake clock: each reading is 10 s later)."""
-    import archai.algos.random.searcher as random_searcher
+    from archai.search.executor import Executor
     from archai.space import DartsSpace
 
     drawn = []
@@ -125,12 +125,13 @@ def test_random_search_draws_each_round_as_it_goes(tmp_path, monkeypatch):
     class Clock:
         now = 0.0
 
-        def monotonic(self):
+        def read(self):  # the run's clock (ctx.now()): 10 s pass at every look
             self.now += 10.0
             return self.now
 
     monkeypatch.setattr(DartsSpace, "sample", counting_sample)
-    monkeypatch.setattr(random_searcher, "time", Clock())
+    clock = Clock()
+    monkeypatch.setattr(Executor, "now", lambda executor: clock.read())
     overrides = ["--algos.random.n_samples", "1000000000", "--algos.random.max_seconds", "15"]
     assert run("random", tmp_path / "exp", *overrides, "--algos.random.jobs_per_round", "2") == 0
     result = json.loads((tmp_path / "exp" / "random" / "search_result.json").read_text())

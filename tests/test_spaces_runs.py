@@ -105,9 +105,10 @@ def _fake_ctx(space, score, **conf):
     return SimpleNamespace(
         space=space,
         seed=0,
-        algo_conf=SimpleNamespace(**conf),
+        algo_conf=SimpleNamespace(**{"max_seconds": 0.0, **conf}),
         logger=SimpleNamespace(info=lambda *a, **k: None),
         require_held_out=lambda purpose: None,
+        now=lambda: 0.0,  # no time budget
         train_candidates=train_candidates,
         trained=trained,
     )
