@@ -31,7 +31,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from archai.common.config import Config, ConfigError
@@ -40,9 +39,8 @@ from archai.common.logger import RunLogger
 from archai.common.runlock import FolderLock
 from archai.common.seeding import derive_seed
 from archai.search.executor import job_threads, make_executor
-from archai.search.jobs import run_train_job
 from archai.search.searcher import RunContext, console_settings
-from archai.search.table import BenchmarkTable, table_meta
+from archai.search.table import BenchmarkTable
 from archai.space.model_desc import ModelDesc
 from archai.space.spaces import SearchSpace
 
@@ -139,21 +137,18 @@ def build_benchmark(
                     seed=int(c.seed) + s,
                     split_seed=int(c.seed),
                 )
-                handles[executor.submit(run_train_job, job.as_args(), name=job.name)] = (key, s)
-            arrays = _empty_arrays(len(keys), seeds, epochs)
-            index = {k: i for i, k in enumerate(keys)}
+                handles[executor.submit_training(job, job.name)] = (key, s)
             start, done = time.monotonic(), 0
-            table = BenchmarkTable(table_meta(space, epochs, seeds, settings), keys, **arrays)
+            table = BenchmarkTable.empty(space, epochs, seeds, settings, keys=keys)
             for handle in executor.as_completed(list(handles)):
                 key, s = handles[handle]
                 result = ctx.note_repairs(handle.result())
                 if result.ok:
-                    _record(arrays, index[key], s, result.value)
+                    _record(table, table.index[key], s, result.value)
                 else:
                     log.error(f"{handle.name} failed; its record stays empty", traceback=result.error)
                 done += 1
                 if done % snapshot_every == 0 or done == len(jobs):
-                    table = BenchmarkTable(table_meta(space, epochs, seeds, settings), keys, **arrays)
                     table.save(out)
                     rate = (time.monotonic() - start) / done
                     log.event(
@@ -166,25 +161,14 @@ def build_benchmark(
     return table
 
 
-def _empty_arrays(n: int, seeds: int, epochs: int) -> dict[str, np.ndarray]:
-    nan = np.full((n, seeds, epochs), np.nan, np.float32)
-    return {
-        "val": nan,
-        "seconds": nan.copy(),
-        "test": np.full((n, seeds), np.nan, np.float32),
-        "params": np.zeros(n, np.int64),
-        "macs": np.zeros(n),
-    }
-
-
-def _record(arrays: dict[str, np.ndarray], i: int, s: int, metrics: dict) -> None:
+def _record(table: BenchmarkTable, i: int, s: int, metrics: dict) -> None:
+    """Writes one finished job's figures into row ``i``, seed ``s`` of ``table``."""
     val, seconds = metrics.get("val_curve") or [], metrics.get("seconds_curve") or []
-    epochs = arrays["val"].shape[2]
-    if len(val) != epochs or len(seconds) != epochs:
-        raise RuntimeError(f"a benchmark job returned {len(val)} epochs of validation, not {epochs}")
-    arrays["val"][i, s] = [math.nan if v is None else v for v in val]
-    arrays["seconds"][i, s] = seconds
+    if len(val) != table.n_epochs or len(seconds) != table.n_epochs:
+        raise RuntimeError(f"a benchmark job returned {len(val)} epochs of validation, not {table.n_epochs}")
+    table.val[i, s] = [math.nan if v is None else v for v in val]
+    table.seconds[i, s] = seconds
     test = metrics.get("test_top1")
-    arrays["test"][i, s] = math.nan if test is None else test
-    arrays["params"][i] = int(metrics["params"])
-    arrays["macs"][i] = float(metrics["macs"])
+    table.test[i, s] = math.nan if test is None else test
+    table.params[i] = int(metrics["params"])
+    table.macs[i] = float(metrics["macs"])

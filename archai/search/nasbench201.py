@@ -86,10 +86,6 @@ def _budget(info: Mapping[str, Any], epochs: int) -> Mapping[str, Any] | None:
     return next((info[k] for k in BUDGETS[epochs] if k in info), None)
 
 
-def _record(results: Mapping, run: str, seed: int) -> Mapping[str, Any] | None:
-    return results.get((run, seed))
-
-
 def _split(record: Mapping[str, Any] | None, split: str, epochs: int) -> np.ndarray:
     """The split's accuracy (0-1) after each epoch; NaN where the file has none."""
     out = np.full(epochs, np.nan)
@@ -160,10 +156,10 @@ def convert_nb201(
         seeds = sorted(info.get("dataset_seed", {}).get(test_run, []))
         per_seed = []
         for seed in seeds:
-            test_rec = _record(results, test_run, seed)
+            test_rec = results.get((test_run, seed))
             if test_rec is None:
                 continue
-            val = _split(_record(results, val_run, seed), val_split, epochs)
+            val = _split(results.get((val_run, seed)), val_split, epochs)
             test = _split(test_rec, test_split, epochs)[-1]
             per_seed.append((val, test, _seconds(test_rec, epochs), test_rec))
         if per_seed:

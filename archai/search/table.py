@@ -110,12 +110,19 @@ class BenchmarkTable:
 
     @classmethod
     def empty(
-        cls, space: Any, epochs: int, seeds: int = 1, settings: Mapping[str, Any] | None = None
+        cls,
+        space: Any,
+        epochs: int,
+        seeds: int = 1,
+        settings: Mapping[str, Any] | None = None,
+        keys: Sequence[str] = (),
     ) -> BenchmarkTable:
-        """A table with no architecture yet, for ``space`` at ``epochs`` epochs over ``seeds``."""
+        """A table for ``space`` at ``epochs`` epochs over ``seeds`` with no record yet: no
+        architecture, or a NaN row for each of ``keys`` (filled in place as trainings finish)."""
         meta = table_meta(space, epochs, seeds, settings)
-        nan = np.full((0, seeds, epochs), np.nan, dtype=np.float32)
-        return cls(meta, [], nan, nan[:, :, 0].copy(), nan.copy(), np.zeros(0, np.int64), np.zeros(0))
+        n = len(keys)
+        nan = np.full((n, seeds, epochs), np.nan, dtype=np.float32)
+        return cls(meta, keys, nan, nan[:, :, 0].copy(), nan.copy(), np.zeros(n, np.int64), np.zeros(n))
 
     def add(
         self,
