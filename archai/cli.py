@@ -222,27 +222,63 @@ def build_benchmark_main(argv: list[str] | None = None) -> int:
 
 def compare_main(argv: list[str] | None = None) -> int:
     """``python scripts/compare.py --algos random,evolution,local --benchmark nb201_mini --seeds 0-99``:
-    runs each searcher once per seed on the tabular benchmark at an equal budget of simulated
-    seconds and writes a report folder (report.md, anytime.png, final.csv, runs.csv, curves.csv;
-    docs/benchmarks.md). Any other ``--a.b.c VALUE`` sets that config key in every run."""
+    runs each searcher once per seed at an equal budget and writes a report folder (report.md,
+    anytime.png, final.csv, runs.csv, curves.csv; docs/benchmarks.md). With ``--benchmark`` the
+    trainings are looked up in the table on a simulated clock; without it every run is real
+    (``python scripts/compare.py --algos darts,random --seeds 0-2``: the toy protocol, hand-made
+    baselines beside, and proxy.csv). Any other ``--a.b.c VALUE`` sets that config key in every run."""
     ap = argparse.ArgumentParser(prog="compare.py", description=compare_main.__doc__)
-    ap.add_argument("--algos", required=True, help="comma-separated searchers with a time budget")
+    ap.add_argument("--algos", required=True, help="comma-separated searchers")
     ap.add_argument(
-        "--benchmark", required=True, help="the table: a .npz file or a shipped table (nb201_mini)"
+        "--benchmark", help="a table (a .npz file or a shipped table: nb201_mini); none: real runs"
     )
     ap.add_argument("--seeds", default="0-9", help="seeds, e.g. 0-99 or 0,3,5 (default 0-9)")
     ap.add_argument(
         "--budget",
         type=float,
-        help="simulated search seconds per run (default: a tenth of the table's training time)",
+        help="search seconds per run: simulated on a table (default a tenth of its training time), "
+        "wall-clock otherwise (default: the median search time of the searchers without a time "
+        "budget, such as darts, on each seed)",
     )
     ap.add_argument("--out", default="runs/compare", help="the report folder (default runs/compare)")
     ap.add_argument("--plugins", default="", help="comma-separated modules to import (their searchers)")
+    real = ap.add_argument_group("real runs (no --benchmark)")
+    real.add_argument(
+        "--final-descs",
+        type=int,
+        help="candidates of each search trained finally (default 3): the first is its result, "
+        "all of them measure how far the search's figures can be trusted",
+    )
+    real.add_argument("--no-baselines", action="store_true", help="train no hand-made baselines")
+    real.add_argument("--full", action="store_true", help="the paper protocol instead of the toy one")
     args, overrides = ap.parse_known_args(argv)
     try:
         from archai.search.compare import compare, parse_seeds
 
-        load_plugins(args.plugins)
+        plugins = load_plugins(args.plugins)
+        given = [
+            f
+            for f, v in (
+                ("--final-descs", args.final_descs),
+                ("--no-baselines", args.no_baselines),
+                ("--full", args.full),
+            )
+            if v
+        ]
+        if args.benchmark and given:
+            raise UserError(
+                f"{given[0]} is a setting of real runs; a table's runs take none (drop it, or drop --benchmark)"
+            )
+        if args.final_descs is not None and args.final_descs < 1:
+            raise UserError(f"--final-descs {args.final_descs}: give 1 or more")
+        extra = {}
+        if not args.benchmark:
+            extra = dict(
+                final_descs=args.final_descs or 3,
+                baselines=not args.no_baselines,
+                full=args.full,
+                plugins=plugins,
+            )
         compare(
             [a.strip() for a in args.algos.split(",") if a.strip()],
             args.benchmark,
@@ -250,9 +286,10 @@ def compare_main(argv: list[str] | None = None) -> int:
             budget=args.budget,
             out=args.out,
             overrides=overrides,
+            **extra,
         )
     except KeyboardInterrupt:
-        print("compare.py: interrupted", file=sys.stderr)
+        print("compare.py: interrupted (finished runs are kept and reused)", file=sys.stderr)
         return 130
     except Exception as e:
         return error_exit("compare.py", e)

@@ -282,7 +282,7 @@ class BenchmarkTable:
         last epoch), the mean and largest absolute difference of an architecture's figure, the
         mean standard deviation of each architecture over all its seeds, and the standard
         deviation of the architectures' mean figures (the spread a search can exploit)."""
-        from scipy import stats
+        from archai.search.stats import rank_correlation
 
         a = self.test if metric == "test" else self.val[:, :, -1]
         if max(seeds) >= self.n_seeds:
@@ -292,10 +292,11 @@ class BenchmarkTable:
         if len(x) < 3:
             raise TableError(f"the table {self._where()} has {len(x)} architecture(s) with both seeds")
         rows = a[both].astype(float)
+        agree = rank_correlation(x, y)
         return {
             "architectures": int(len(x)),
-            "kendall_tau": float(stats.kendalltau(x, y).statistic),
-            "spearman": float(stats.spearmanr(x, y).statistic),
+            "kendall_tau": agree["kendall"],
+            "spearman": agree["spearman"],
             "mean_abs_diff": float(np.mean(np.abs(x - y))),
             "max_abs_diff": float(np.max(np.abs(x - y))),
             "seed_std": float(np.mean(np.nanstd(rows, axis=1, ddof=1))),
