@@ -113,3 +113,23 @@ def test_onnx_runtime_latency_is_a_pareto_objective(tmp_path):
     assert "latency_onnx_ms" in header.split(",") and rows
     col = header.split(",").index("latency_onnx_ms")
     assert all(float(r.split(",")[col]) > 0 for r in rows)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_mobilenet_block_network_exports_and_runs_without_archai(tmp_path, fmt):
+    """Inverted-residual blocks (ReLU6, depthwise convolutions, widening layers) and zero layers."""
+    if fmt == "onnx":
+        _needs_onnx()
+    from archai.space.spaces import make_space
+
+    space = make_space(
+        "mobilenet",
+        shape={"in_channels": 1, "image_size": 16, "n_classes": 10},
+        stages=[[8, 2, 2], [12, 1, 1]],
+        stem_channels=4,
+        first_channels=4,
+        head_channels=16,
+    )
+    desc = space.build(["mb_conv_7x7_e6", "zero", "mb_conv_5x5_e3"])
+    out = export_model(desc, None, tmp_path / f"m.{fmt}", fmt)
+    assert out.max_abs_diff <= 1e-4

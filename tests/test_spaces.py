@@ -20,14 +20,25 @@ from archai.space import (
 from archai.space.spaces.nb201 import parse_arch, unique_cell_form
 
 SMALL = {"in_channels": 1, "image_size": 16, "init_channels": 4, "n_cells": 3, "n_nodes": 2, "stem_stride": 2}
-SMALL_OPTIONS = {"nb201": {"cells_per_stage": 1}, "chain": {"layers_per_stage": 3}, "darts": {}}
+SMALL_OPTIONS = {
+    "nb201": {"cells_per_stage": 1},
+    "chain": {"layers_per_stage": 3},
+    "darts": {},
+    "mobilenet": {
+        "stages": [[6, 2, 2], [8, 2, 1]],
+        "blocks": ["mb_conv_3x3_e3", "mb_conv_5x5_e6"],
+        "stem_channels": 4,
+        "first_channels": 4,
+        "head_channels": 12,
+    },
+}
 
 
 def small(name: str) -> SearchSpace:
     return make_space(name, shape=SMALL, **SMALL_OPTIONS[name])
 
 
-@pytest.mark.parametrize("name", ["darts", "nb201", "chain"])
+@pytest.mark.parametrize("name", ["darts", "nb201", "chain", "mobilenet"])
 def test_every_built_in_space_keeps_the_contract(name):
     space, rng = small(name), random.Random(3)
     samples = [space.sample(rng) for _ in range(4)]
@@ -120,12 +131,13 @@ def test_options_are_checked_like_config_keys():
 
 def test_spaces_refuse_descriptions_of_other_spaces():
     darts_desc = small("darts").sample(random.Random(0))
-    for name in ("nb201", "chain"):
-        with pytest.raises(SpaceError, match=f"not a description of the {name} space"):
+    for name in ("nb201", "chain", "mobilenet"):
+        with pytest.raises(SpaceError, match=f"not a description of (the|this) {name} space"):
             small(name).neighbours(darts_desc)
     with pytest.raises(SpaceError, match="no one-shot view"):
         small("chain").supernet_desc()
-    assert [n for n in SPACES.names() if SPACES.get(n).supports("one_shot")] == ["darts", "nb201"]
+    one_shot = [n for n in SPACES.names() if SPACES.get(n).supports("one_shot")]
+    assert one_shot == ["darts", "mobilenet", "nb201"]
 
 
 def test_darts_one_shot_view_is_the_darts_supernet_and_derives_a_member_of_the_space():
@@ -186,3 +198,67 @@ def test_a_path_maps_mixed_edges_only_and_refuses_inputs_the_supernet_does_not_m
     path = space.path(supernet, keep)
     assert [len(path[k]) for k in ("normal", "reduction")] == [2 + 2, 2 + 2]  # 5 edges, 1 fixed
     assert sum(len(r) for r in path["normal"]) == 4  # every edge of the cell is on the path
+
+
+def test_mobilenet_defaults_are_the_proxylessnas_network():
+    space = make_space("mobilenet", shape={"image_size": 224, "n_classes": 1000})
+    assert [(la.c_out, la.stride) for la in space.layers if la.index == 0] == [
+        (24, 2),
+        (40, 2),
+        (80, 2),
+        (96, 1),
+        (192, 2),
+        (320, 1),
+    ]
+    assert len(space.layers) == 21
+    # zero only where a shortcut fits: not on a stage's first layer (it changes width or stride)
+    assert [len(c) for c in space.candidates] == [6, 7, 7, 7] * 5 + [6]
+    assert space.size == 6**6 * 7**15
+    desc = space.build(["mb_conv_3x3_e6"] * 21)
+    x = torch.zeros(1, 3, 224, 224)
+    model = build_model(desc).eval()
+    assert model(x).shape == (1, 1000)
+    feats = model.stem(x)[1]
+    assert feats.shape[-1] == 112 and model.cells[-1].nodes[0][0][0].out_channels == 1280
+
+
+def test_a_mobilenet_zero_layer_is_its_shortcut_and_widening_layers_read_the_narrower_input():
+    space = small("mobilenet")
+    choices = ["mb_conv_3x3_e3", "zero", "mb_conv_5x5_e6", "zero"]
+    desc = space.build(choices)
+    assert space.choices_of(desc) == choices
+    assert [e.op.name for e in desc.cells[1].nodes[1].edges] == ["skip_connect"]
+    model = build_model(desc)
+    first = model.cells[1].nodes[0][0]  # the stage's first block reads the first block's 4 channels
+    assert first[0].in_channels == 4 and first[-1].num_features == 6
+    assert "zero" in space.label(desc)
+    with pytest.raises(SpaceError, match="not one of"):
+        space.build(["zero"] * 4)  # a first layer cannot be skipped
+    from archai.space.ops import ChannelChangeError, make_op
+
+    with pytest.raises(ChannelChangeError, match="sep_conv_3x3.*Ops that can: .*mb_conv_3x3_e1"):
+        make_op("sep_conv_3x3", 8, 1, True, c_in=4)
+
+
+def test_mobilenet_one_shot_view_has_one_mixed_edge_per_layer_and_derives_the_strongest():
+    space = small("mobilenet")
+    net = Supernet(space.supernet_desc())
+    assert {g: tuple(a.shape) for g, a in net.alphas.items()} == {
+        "s0l0": (1, 2),
+        "s0l1": (1, 3),
+        "s1l0": (1, 2),
+        "s1l1": (1, 3),
+    }
+    assert net.candidates["s0l1"] == ["mb_conv_3x3_e3", "mb_conv_5x5_e6", "none"]
+    weights = {
+        "s0l0": torch.tensor([[0.1, 0.9]]),
+        "s0l1": torch.tensor([[0.2, 0.1, 0.7]]),
+        "s1l0": torch.tensor([[0.6, 0.4]]),
+        "s1l1": torch.tensor([[0.5, 0.3, 0.2]]),
+    }
+    derived = space.derive(net.desc, weights)
+    assert space.choices_of(derived) == ["mb_conv_5x5_e6", "zero", "mb_conv_3x3_e3", "mb_conv_3x3_e3"]
+    net.path = space.path(net.desc, derived)
+    assert net.path == {"s0l0": [(1,)], "s0l1": [(2,)], "s1l0": [(0,)], "s1l1": [(0,)]}
+    assert net(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
+    assert len(list(space.enumerate())) == space.size == 2 * 3 * 2 * 3

@@ -19,20 +19,33 @@ from torch.utils.checkpoint import checkpoint
 
 from archai.common.errors import UnknownNameError
 from archai.space.model_desc import CellDesc, EdgeDesc, ModelDesc
-from archai.space.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, frozen_bn_stats, make_op
+from archai.space.ops import (
+    OPS,
+    ChannelChangeError,
+    FactorizedReduce,
+    Identity,
+    ReLUConvBN,
+    frozen_bn_stats,
+    make_op,
+)
 
 #: ``(edge, channels, stride, affine, (cell, node, edge) indices) -> module``; lets a searcher
-#: build special edges (a DARTS mixed op) while the library builds everything else.
-EdgeBuilder = Callable[[EdgeDesc, int, int, bool, tuple[int, int, int]], nn.Module]
+#: build special edges (a DARTS mixed op) while the library builds everything else. An edge
+#: that reads another channel count than the cell writes (the first layer of a ``mobilenet``
+#: stage) is built with the keyword ``c_in`` as well.
+EdgeBuilder = Callable[..., nn.Module]
 
 
 def default_edge_builder(
-    edge: EdgeDesc, C: int, stride: int, affine: bool, where: tuple[int, int, int]
+    edge: EdgeDesc, C: int, stride: int, affine: bool, where: tuple[int, int, int], c_in: int | None = None
 ) -> nn.Module:
+    cell, node, e = where
     if edge.op.name not in OPS:
-        cell, node, e = where
         raise UnknownNameError(f"cell {cell} node {node} edge {e}: {OPS.unknown_message(edge.op.name)}")
-    return make_op(edge.op.name, C, stride, affine)
+    try:
+        return make_op(edge.op.name, C, stride, affine, c_in)
+    except ChannelChangeError as err:
+        raise ChannelChangeError(f"cell {cell} node {node} edge {e}: {err}") from None
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -86,7 +99,10 @@ class Cell(nn.Module):
             ops = nn.ModuleList()
             for ei, edge in enumerate(node.edges):
                 stride = 2 if desc.kind == "reduction" and edge.input < n_inputs else 1
-                ops.append(edge_builder(edge, C, stride, affine, (index, ni, ei)))
+                # a one-input cell's input may be narrower (a mobilenet stage that widens the network)
+                wider = n_inputs == 1 and edge.input == 0 and c_p != C
+                kw = {"c_in": c_p} if wider else {}
+                ops.append(edge_builder(edge, C, stride, affine, (index, ni, ei), **kw))
             self.nodes.append(ops)
             self.inputs.append([e.input for e in node.edges])
         # joined nodes: output slot j += gate * node (gate starts at zero), or += stop_forward(node)

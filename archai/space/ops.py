@@ -1,8 +1,9 @@
 """Operations and their registry, with the primitive sets of the DARTS, ENAS and NAS-Bench-201 spaces.
 
 An op factory takes ``(channels, stride, affine)`` and returns a module mapping ``channels``
-to ``channels`` (spatial size divided by ``stride``). Register your own without touching the
-library:
+to ``channels`` (spatial size divided by ``stride``). A factory that also takes ``c_in`` reads
+``c_in`` channels instead (the inverted-residual blocks of the ``mobilenet`` space, whose first
+layer of a stage widens the network). Register your own without touching the library:
 
     >>> @OPS.register("conv_3x3_plain")
     ... def conv_3x3_plain(C, stride, affine):
@@ -18,12 +19,14 @@ is a factorized reduction (two offset 1x1 convolutions, concatenated).
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archai.common.errors import UserError
 from archai.common.registry import Registry
 
 OpFactory = Callable[[int, int, bool], nn.Module]
@@ -48,9 +51,33 @@ ENAS_PRIMITIVES = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3
 NB201_PRIMITIVES = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
-def make_op(name: str, channels: int, stride: int, affine: bool) -> nn.Module:
-    """Builds the registered op ``name``."""
-    return OPS.get(name)(channels, stride, affine)
+class ChannelChangeError(UserError, ValueError):
+    """An op was asked to read another channel count than it writes and cannot."""
+
+
+def changes_channels(name: str) -> bool:
+    """Whether the registered op ``name`` can read another channel count than it writes (its
+    factory takes ``c_in``)."""
+    return "c_in" in inspect.signature(OPS.get(name)).parameters
+
+
+def make_op(name: str, channels: int, stride: int, affine: bool, c_in: int | None = None) -> nn.Module:
+    """Builds the registered op ``name``; ``c_in`` (default ``channels``): the channels it reads.
+
+    Example:
+        >>> make_op("mb_conv_3x3_e6", 16, 2, True, c_in=8)(torch.zeros(1, 8, 8, 8)).shape
+        torch.Size([1, 16, 4, 4])
+    """
+    factory = OPS.get(name)
+    if c_in is None or c_in == channels:
+        return factory(channels, stride, affine)
+    if not changes_channels(name):
+        able = ", ".join(n for n in OPS.names() if changes_channels(n))
+        raise ChannelChangeError(
+            f"op '{name}' writes as many channels as it reads; it cannot map {c_in} channels to "
+            f"{channels}. Ops that can: {able}"
+        )
+    return factory(channels, stride, affine, c_in=c_in)
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -315,6 +342,46 @@ class Conv7x1x1x7(nn.Sequential):
         )
 
 
+class MBConv(nn.Sequential):
+    """MobileNetV2's inverted residual block without its shortcut (Sandler et al., 2018), as
+    ProxylessNAS searches it: a 1x1 expansion to ``expand * c_in`` channels, BatchNorm, ReLU6
+    (left out when ``expand`` is 1), a ``kernel x kernel`` depthwise convolution at ``stride``,
+    BatchNorm, ReLU6, and a linear 1x1 projection to ``c_out`` with BatchNorm. BatchNorms use
+    eps 1e-3, as the published search network does. The shortcut, where shapes allow one, is an
+    edge of its own (``skip_connect``) in the ``mobilenet`` space."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, expand: int, affine: bool) -> None:
+        mid = c_in * expand
+        layers: list[nn.Module] = []
+        if expand != 1:
+            layers += [nn.Conv2d(c_in, mid, 1, bias=False), _bn(mid, affine), nn.ReLU6(inplace=True)]
+        layers += [
+            DepthwiseConv2d(mid, kernel, stride, kernel // 2),
+            _bn(mid, affine),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(mid, c_out, 1, bias=False),
+            _bn(c_out, affine),
+        ]
+        super().__init__(*layers)
+        self.kernel, self.expand, self.stride = kernel, expand, stride
+
+
+def _bn(C: int, affine: bool) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(C, eps=1e-3, affine=affine)
+
+
+class ConvBNReLU6(nn.Sequential):
+    """A ``kernel x kernel`` convolution, BatchNorm, ReLU6: the stem and the final 1x1 "feature
+    mix" layer of MobileNetV2-style networks."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, affine: bool = True) -> None:
+        super().__init__(
+            nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+            _bn(c_out, affine),
+            nn.ReLU6(inplace=True),
+        )
+
+
 def op_stages(op: nn.Module) -> list[Stage]:
     """``op`` as the steps it runs one after another: plain ``nn.Sequential`` containers
     (:class:`SepConv`, :class:`DilConv`, a pool and its BatchNorm) are flattened, a
@@ -494,3 +561,20 @@ for _k in (3, 5):
 OPS.register("conv_7x1_1x7")(lambda C, stride, affine: Conv7x1x1x7(C, stride, affine))
 OPS.register("nor_conv_1x1")(lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine))
 OPS.register("nor_conv_3x3")(lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine))
+
+
+def _mb(k: int, e: int) -> Callable[..., nn.Module]:
+    def factory(C: int, stride: int, affine: bool, c_in: int | None = None) -> nn.Module:
+        return MBConv(c_in or C, C, k, stride, e, affine)
+
+    return factory
+
+
+#: the inverted-residual blocks: ``mb_conv_{k}x{k}_e{e}``, kernel k, expansion e
+MBCONV_OPS = tuple(f"mb_conv_{k}x{k}_e{e}" for k in (3, 5, 7) for e in (1, 3, 6))
+for _k in (3, 5, 7):
+    for _e in (1, 3, 6):
+        OPS.register(f"mb_conv_{_k}x{_k}_e{_e}")(_mb(_k, _e))
+OPS.register("conv_1x1_relu6")(
+    lambda C, stride, affine, c_in=None: ConvBNReLU6(c_in or C, C, 1, stride, affine)
+)

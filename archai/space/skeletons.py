@@ -17,7 +17,9 @@ config names the skeleton its images need (``confs/datasets/imagenet.yaml`` sets
 Built-in skeletons: ``darts`` (one 3x3 convolution stem, two-input cells: CIFAR-style),
 ``imagenet`` (three stride-2 convolutions in two stems, as DARTS evaluates on ImageNet) and
 ``nb201`` (the NAS-Bench-201 network: one-input cells, ResNet blocks between stages, BN-ReLU
-before pooling) and ``chain`` (the same around the chain space's stage cells).
+before pooling), ``chain`` (the same around the chain space's stage cells) and ``mobilenet``
+(a convolution-BatchNorm-ReLU6 stem, one-input cells that may widen the network: the
+``mobilenet`` space's blocks).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from torch import nn
 
 from archai.common.errors import UserError
 from archai.common.registry import Registry
+from archai.space.ops import ConvBNReLU6
 
 
 class DescView(Protocol):
@@ -219,3 +222,30 @@ class Nb201Skeleton(Skeleton):
 class ChainSkeleton(Nb201Skeleton):
     """The chain (macro) space's network: NAS-Bench-201's stem, ResNet blocks between stages and
     head, around stage cells that are not repeated."""
+
+
+@register_skeleton("mobilenet")
+class MobileNetSkeleton(Skeleton):
+    """MobileNetV2-style networks (the ``mobilenet`` space): a 3x3 convolution stem to
+    ``init_channels`` at ``stem_stride``, BatchNorm and ReLU6, then one-input cells of a single
+    output each; a cell may be wider than its input (its edges from the input then read the
+    narrower width: the first block of a stage). The network is the space's, never rebuilt."""
+
+    n_cell_inputs = 1
+    expandable = False
+
+    def validate(self, desc: DescView) -> None:
+        super().validate(desc)
+        for i, cell in enumerate(desc.cells):
+            if cell.kind == "resblock" or len(cell.concat) != 1:
+                raise DescError(
+                    f"cell {i} ({cell.kind}): mobilenet cells are one-output normal or reduction cells"
+                )
+
+    def cell_out_channels(self, desc: DescView, index: int) -> int:
+        return desc.cells[index].channels
+
+    def build_stem(self, desc: DescView) -> tuple[nn.Module, StemShape]:
+        C = desc.init_channels
+        stem = SingleStem(*ConvBNReLU6(desc.in_channels, C, 3, desc.stem_stride))
+        return stem, StemShape(C, C, -(-desc.image_size // desc.stem_stride), False)

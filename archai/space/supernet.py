@@ -260,20 +260,25 @@ class ArchWeights:
         #: one path through the supernet (per cell kind, per mixed edge: the candidates that run),
         #: or None to mix every candidate by its weight
         self.path: SupernetPath | None = None
+        #: with a path: binary gates (per cell kind, mixed edges x candidates) that make each edge
+        #: ``sum_j gate[j] * op_j(x)`` over its path's candidates, of which only the first sends a
+        #: gradient to ``x`` (ProxylessNAS' binarized paths: :meth:`MixedOp.forward`)
+        self.gates: dict[str, torch.Tensor] | None = None
         self.shared = SharedWork()
 
     def pinned(self) -> contextlib.AbstractContextManager:
         """A context manager that, entered later, runs with the weights (and path) of now (a
         checkpointed cell's recomputation in backward, after other forwards may have set others)."""
-        weights, path = self.weights, self.path
+        weights, path, gates = self.weights, self.path, self.gates
 
         @contextlib.contextmanager
         def restored() -> Iterator[None]:
-            outer, self.weights, self.path = (self.weights, self.path), weights, path
+            outer = (self.weights, self.path, self.gates)
+            self.weights, self.path, self.gates = weights, path, gates
             try:
                 yield
             finally:
-                self.weights, self.path = outer
+                self.weights, self.path, self.gates = outer
 
         return restored()
 
@@ -291,7 +296,9 @@ class MixedOp(nn.Module):
     """Weighted sum of candidate ops; the weights come from the supernet at each forward.
 
     With ``stop_grad`` the input is detached: the ops learn from the loss without sending
-    gradients into the rest of the network (Petridish's candidate layers).
+    gradients into the rest of the network (Petridish's candidate layers). ``c_in`` (default
+    ``C``) is the channel count the candidates read; ``affine``: their BatchNorms' (False, as
+    DARTS searches; the ``mobilenet`` space's supernet keeps them, as ProxylessNAS does).
     """
 
     def __init__(
@@ -304,6 +311,8 @@ class MixedOp(nn.Module):
         index: int,
         stop_grad: bool = False,
         options: MixedOpOptions = MixedOpOptions(),
+        c_in: int | None = None,
+        affine: bool = False,
     ) -> None:
         super().__init__()
         self.stop_grad = stop_grad
@@ -312,7 +321,7 @@ class MixedOp(nn.Module):
         self.candidates = list(candidates)
         self._ops = nn.ModuleList()
         for name in candidates:
-            op = make_op(name, C, stride, False)
+            op = make_op(name, C, stride, affine, c_in)
             for m in op.modules():
                 if isinstance(m, DepthwiseConv2d):
                     m.by_phases = None if options.dilation_by_phases else False  # None: on the CPU
@@ -324,7 +333,10 @@ class MixedOp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.context.path is not None:
-            return self._run_path(x, self.context.path[self.kind][self.index])
+            chosen = self.context.path[self.kind][self.index]
+            if self.context.gates is not None:
+                return self._run_gated(x, chosen, self.context.gates[self.kind][self.index])
+            return self._run_path(x, chosen)
         w = self.context.weights[self.kind][self.index]
         if self.stop_grad:  # one detached tensor per state, so that such edges share work too
             x = self._shared().get(x, "detached", x.detach)
@@ -341,6 +353,18 @@ class MixedOp(nn.Module):
         for j in chosen[1:]:
             out = out + self._ops[j](x)
         return out
+
+    def _run_gated(self, x: torch.Tensor, chosen: tuple[int, ...], gates: torch.Tensor) -> torch.Tensor:
+        """``sum_j gates[j] * op_j(x)`` over the ``chosen`` candidates: the first (the active
+        path) as usual, the others without autograd (they send no gradient to ``x`` or their
+        weights, and keep no activations), so each gate's gradient is ``<grad_out, op_j(x)>``
+        while ``x`` gets the active path's gradient, as ProxylessNAS' binarized edges compute."""
+        if self.stop_grad:
+            x = x.detach()
+        ys = [self._ops[chosen[0]](x)]
+        with torch.no_grad():
+            ys += [self._ops[j](x) for j in chosen[1:]]
+        return weighted_sum(gates[list(chosen)], ys)
 
     def _shared(self) -> SharedWork:
         """The work shared with the cell's other edges; with the lever off, one outside any
@@ -498,11 +522,16 @@ class Supernet(nn.Module):
         counter: dict[tuple[int, str], int] = {}
 
         def build_edge(
-            edge: EdgeDesc, C: int, stride: int, affine: bool, where: tuple[int, int, int]
+            edge: EdgeDesc,
+            C: int,
+            stride: int,
+            affine: bool,
+            where: tuple[int, int, int],
+            c_in: int | None = None,
         ) -> nn.Module:
             cell_index = where[0]
             if edge.op.name != MIXED:
-                return make_op(edge.op.name, C, stride, affine)
+                return make_op(edge.op.name, C, stride, affine, c_in)
             kind = alpha_key(desc.cells[cell_index], edge)
             i = counter.get((cell_index, kind), 0)
             counter[(cell_index, kind)] = i + 1
@@ -515,6 +544,8 @@ class Supernet(nn.Module):
                 i,
                 stop_grad=bool(edge.op.params.get("stop_grad", False)),
                 options=options,
+                c_in=c_in,
+                affine=bool(edge.op.params.get("affine", False)),
             )
 
         self.model = Model(desc, build_edge)

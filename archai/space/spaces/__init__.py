@@ -6,10 +6,12 @@
   that identify the benchmark's 6,466 isomorphism classes; one-shot view: every edge mixed.
 - ``chain``: a macro space, a chain of layers each with its own op and skips from earlier
   layers (no repeated cell).
+- ``mobilenet``: ProxylessNAS' MobileNetV2-style network, one inverted-residual block (or
+  ``zero``) per layer; one-shot view: a supernet with one mixed edge per layer.
 
 Example:
-    >>> [(n, SPACES.get(n).supports("one_shot")) for n in ("chain", "darts", "nb201")]
-    [('chain', False), ('darts', True), ('nb201', True)]
+    >>> [(n, SPACES.get(n).supports("one_shot")) for n in ("chain", "darts", "mobilenet", "nb201")]
+    [('chain', False), ('darts', True), ('mobilenet', True), ('nb201', True)]
 """
 
 from archai.space.spaces.base import (
@@ -23,6 +25,7 @@ from archai.space.spaces.base import (
 )
 from archai.space.spaces.chain import ChainSpace
 from archai.space.spaces.darts import DartsSpace
+from archai.space.spaces.mobilenet import MobileNetSpace
 from archai.space.spaces.nb201 import Nb201Space
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "ChainSpace",
     "DartsSpace",
     "Decision",
+    "MobileNetSpace",
     "Nb201Space",
     "SearchSpace",
     "SpaceError",
