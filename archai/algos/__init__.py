@@ -11,7 +11,9 @@ from archai.algos.enas import EnasSearcher
 from archai.algos.evolution import EvolutionSearcher
 from archai.algos.local import LocalSearcher
 from archai.algos.petridish import PetridishSearcher
+from archai.algos.proxylessnas import ProxylessNasSearcher
 from archai.algos.random import RandomSearcher
+from archai.algos.rsws import RswsSearcher
 
 __all__ = [
     "DartsSearcher",
@@ -19,5 +21,7 @@ __all__ = [
     "EvolutionSearcher",
     "LocalSearcher",
     "PetridishSearcher",
+    "ProxylessNasSearcher",
     "RandomSearcher",
+    "RswsSearcher",
 ]

@@ -17,15 +17,13 @@ gradients it does not take need (less memory, the same updates).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from archai.common.seeding import derive_seed
+from archai.algos.shared_weights import HeldOutBatches, frozen_params
 from archai.search.trainer import Trainer, TrainerHook, split_logits
 from archai.space.supernet import Supernet
 
@@ -61,27 +59,24 @@ class DartsArchStep(TrainerHook):
         self.optimizer = torch.optim.Adam(
             net.arch_parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay
         )
-        self._iter: Iterator | None = None
+        self.batches = HeldOutBatches(val_loader, seed, "darts/architecture batches")
         self.frozen_passes = frozen_passes
 
     # ------------------------------------------------------------------ hook API
 
     def before_epoch(self, trainer: Trainer, epoch: int) -> None:
-        gen = getattr(self.val_loader, "generator", None)
-        if isinstance(gen, torch.Generator):
-            gen.manual_seed(derive_seed(self.seed, f"darts/architecture batches/epoch {epoch}"))
-        self._iter = iter(self.val_loader)
+        self.batches.start_epoch(epoch)
 
     def before_step(self, trainer: Trainer, step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         for a in self.net.arch_parameters():  # trainable again even if the last weight step raised
             a.requires_grad_(True)
-        xv, yv = self._next_val()
+        xv, yv = self.batches.next()
         xv, yv = trainer.to_device(xv), yv.to(trainer.device)
         self.optimizer.zero_grad(set_to_none=True)
         buffers = [b.detach().clone() for b in self.net.buffers()]
         try:
             if self.order == 1:
-                with _frozen(self.net.weight_parameters() if self.frozen_passes else []):
+                with frozen_params(self.net.weight_parameters() if self.frozen_passes else []):
                     grads = torch.autograd.grad(self._loss(xv, yv), self.net.arch_parameters())
             else:
                 grads = self._unrolled_grads(trainer, batch, (xv, yv))
@@ -107,15 +102,6 @@ class DartsArchStep(TrainerHook):
 
     # ------------------------------------------------------------------ internals
 
-    def _next_val(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._iter is None:
-            self._iter = iter(self.val_loader)
-        try:
-            return next(self._iter)
-        except StopIteration:
-            self._iter = iter(self.val_loader)
-            return next(self._iter)
-
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits, _ = split_logits(self.net(x))
         return F.cross_entropy(logits, y)
@@ -134,7 +120,7 @@ class DartsArchStep(TrainerHook):
             saved = torch._foreach_mul(weights, 1.0)
         try:
             # w' = w - eta * (momentum * buffer + dL_train/dw + wd * w)
-            with _frozen(alphas if self.frozen_passes else []):
+            with frozen_params(alphas if self.frozen_passes else []):
                 g_train = torch.autograd.grad(self._loss(*train_batch), weights, allow_unused=True)
             with torch.no_grad():
                 g_train = [g if g is not None else torch.zeros_like(w) for g, w in zip(g_train, weights)]
@@ -156,22 +142,9 @@ class DartsArchStep(TrainerHook):
             for sign in (1.0, -1.0):
                 with torch.no_grad():
                     torch._foreach_copy_(weights, torch._foreach_add(saved, offset, alpha=sign))
-                with _frozen(weights if self.frozen_passes else []):
+                with frozen_params(weights if self.frozen_passes else []):
                     implicit.append(torch.autograd.grad(self._loss(*train_batch), alphas))
             return [da - eta * (gp - gn) / (2 * R) for da, gp, gn in zip(d_alpha, *implicit)]
         finally:
             with torch.no_grad():
                 torch._foreach_copy_(weights, saved)
-
-
-@contextlib.contextmanager
-def _frozen(params: list[torch.Tensor]) -> Iterator[None]:
-    """``params`` do not require gradients inside the block (autograd then keeps nothing for them)."""
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, f in zip(params, flags):
-            p.requires_grad_(f)
