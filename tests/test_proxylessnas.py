@@ -163,6 +163,35 @@ def test_the_expected_latency_is_the_probability_weighted_sum_of_the_table():
     assert p[1] == 0 and torch.allclose(p[[0, 2]], torch.softmax(torch.tensor([0.0, 2.0]), 0))
 
 
+def test_the_table_measures_every_block_in_turns_and_keeps_each_ones_median(monkeypatch):
+    """All blocks once per turn (a drifting machine slows every entry alike), median per block."""
+    import archai.algos.proxylessnas.latency as latency
+
+    space, calls = small_space(), []
+    monkeypatch.setattr(
+        latency, "measure_latency", lambda module, shape, **kw: calls.append(id(module)) or 1.0
+    )
+    latency.measure_table(space.supernet_desc(), turns=1)
+    n_jobs = len(calls)  # stem, head, the fixed cells and every block (none is not measured)
+    assert n_jobs == 4 + sum(c != "zero" for row in space.candidates for c in row)
+    calls.clear()
+
+    def fake(module, shape, **kw):  # turn 1 slow, turn 2 fast, turn 3 in between
+        calls.append(id(module))
+        i = len(calls) - 1
+        return [3.0, 1.0, 2.0][i // n_jobs] * (1 + 0.01 * (i % n_jobs))
+
+    monkeypatch.setattr(latency, "measure_latency", fake)
+    table = latency.measure_table(space.supernet_desc(), turns=3)
+    assert len(calls) == 3 * n_jobs
+    assert [len(set(calls[t * n_jobs : (t + 1) * n_jobs])) for t in range(3)] == [
+        n_jobs
+    ] * 3  # each once a turn
+    values = [v for e in table.edges for c, v in e["latency"].items() if c != "none"]
+    assert all(1.9 < v < 2.2 for v in values)  # the middle turn's figure: each block's median
+    assert 4 * 1.9 < table.fixed_ms < 4 * 2.2
+
+
 def test_repeated_cells_share_rows_and_each_edge_is_measured():
     space = make_space(
         "nb201", shape={"in_channels": 1, "image_size": 8, "init_channels": 4}, cells_per_stage=2
@@ -214,6 +243,7 @@ TINY = {
     "algos.proxylessnas.warmup.epochs": 1,
     "algos.proxylessnas.arch_skip_epochs": 0,
     "algos.proxylessnas.latency.runs": 3,
+    "algos.proxylessnas.latency.turns": 1,
     "search.trainer.epochs": 2,
 }
 
@@ -265,3 +295,12 @@ def test_a_log_latency_loss_below_one_millisecond_is_refused_before_the_run(tmp_
     err = capsys.readouterr().err
     assert "target above 1 ms" in err and "add#linear" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "exp").exists()
+
+
+def test_measuring_the_table_leaves_the_random_stream_as_it_was():
+    space = small_space()
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    measure_table(space.supernet_desc(), runs=1, warmup=0, turns=1)
+    assert torch.equal(torch.rand(3), expected)

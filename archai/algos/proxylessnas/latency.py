@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -130,12 +131,25 @@ def measure_table(
     batch_size: int = 1,
     warmup: int = 5,
     runs: int = 30,
+    turns: int = 3,
 ) -> LatencyTable:
     """Measures, on ``device`` with :func:`~archai.space.cost.measure_latency` (the median of
-    ``runs`` forward passes), every candidate of every mixed edge of ``supernet_desc`` on that
+    ``runs`` forward passes; every module once per turn, ``turns`` times, and the median of its
+    turns kept), every candidate of every mixed edge of ``supernet_desc`` on that
     edge's input (with the shortcut addition where the edge's node also has a ``skip_connect``
     from the same state), and the fixed parts: the stem, cells without mixed edges, two-input
-    cells' preprocessing, and the head (pooling and classifier). Node sums are not counted."""
+    cells' preprocessing, and the head (pooling and classifier). Node sums are not counted.
+
+    Its modules and inputs are drawn from a forked random generator: measuring leaves the run's
+    random stream as it was, so a search draws the same whether its table was measured or read."""
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        return _measure(supernet_desc, device, batch_size, warmup, runs, turns)
+
+
+def _measure(
+    supernet_desc: ModelDesc, device, batch_size: int, warmup: int, runs: int, turns: int
+) -> LatencyTable:
     net = Supernet(supernet_desc)
     model, inputs, outputs = net.model, {}, {}
 
@@ -156,23 +170,24 @@ def measure_table(
     for h in handles:
         h.remove()
 
-    def ms(module: nn.Module, shape: tuple[int, ...]) -> float:
-        return measure_latency(module, shape, batch_size=batch_size, device=device, warmup=warmup, runs=runs)
+    jobs: list[tuple[nn.Module, tuple[int, ...]]] = []
 
-    fixed = ms(model.stem, tuple(x.shape[1:]))
+    def job(module: nn.Module, shape: tuple[int, ...]) -> int:
+        jobs.append((module, shape))
+        return len(jobs) - 1
+
+    fixed = [job(model.stem, tuple(x.shape[1:]))]
     head = [model.lastact] if model.lastact is not None else []
-    fixed += ms(
-        nn.Sequential(*head, model.global_pooling, nn.Flatten(), model.classifier),
-        outputs[f"cells.{len(model.cells) - 1}"],
-    )
+    last = outputs[f"cells.{len(model.cells) - 1}"]
+    fixed.append(job(nn.Sequential(*head, model.global_pooling, nn.Flatten(), model.classifier), last))
     edges: list[dict[str, Any]] = []
     for i, cell in enumerate(model.cells):
         s0, s1 = (inputs[f"cells.{i}"] * 2)[:2]
         if not any(isinstance(m, MixedOp) for m in cell.modules()):
-            fixed += ms(_OnLast(cell), s1)
+            fixed.append(job(_OnLast(cell), s1))
             continue
         if cell.n_inputs == 2:
-            fixed += ms(cell.preprocess0, s0) + ms(cell.preprocess1, s1)
+            fixed += [job(cell.preprocess0, s0), job(cell.preprocess1, s1)]
         for ni, ops in enumerate(cell.nodes):
             for op, inp in zip(ops, cell.inputs[ni]):
                 if not isinstance(op, MixedOp):
@@ -183,11 +198,21 @@ def measure_table(
                 )
                 (shape,) = inputs[watched[id(op)]]
                 row = {
-                    cand: 0.0 if cand == "none" else ms(_Residual(module) if residual else module, shape)
+                    cand: None if cand == "none" else job(_Residual(module) if residual else module, shape)
                     for cand, module in zip(op.candidates, op._ops)
                 }
                 edges.append({"group": op.kind, "row": op.index, "latency": row})
-    return LatencyTable(str(device), batch_size, fixed, edges, supernet_desc.digest())
+    # every module once per turn, in turns: drift on a shared machine hits all entries alike
+    times: list[list[float]] = [[] for _ in jobs]
+    for _ in range(max(1, turns)):
+        for j, (module, shape) in enumerate(jobs):
+            times[j].append(
+                measure_latency(module, shape, batch_size=batch_size, device=device, warmup=warmup, runs=runs)
+            )
+    ms = [statistics.median(t) for t in times]
+    for e in edges:
+        e["latency"] = {c: 0.0 if j is None else ms[j] for c, j in e["latency"].items()}
+    return LatencyTable(str(device), batch_size, sum(ms[j] for j in fixed), edges, supernet_desc.digest())
 
 
 def load_or_measure(path: Path, supernet_desc: ModelDesc, **kw) -> tuple[LatencyTable, bool]:

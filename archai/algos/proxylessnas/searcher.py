@@ -192,6 +192,7 @@ class ProxylessNasSearcher(Searcher):
         "latency.lambda": POSITIVE,
         "latency.batch_size": Range(1, integer=True),
         "latency.runs": Range(1, integer=True),
+        "latency.turns": Range(1, integer=True),
     }
     defaults_file = "algos/proxylessnas.yaml"
     toy_file = "algos/proxylessnas_toy.yaml"
@@ -222,6 +223,7 @@ class ProxylessNasSearcher(Searcher):
             device=ctx.device,
             batch_size=int(lat.batch_size),
             runs=int(lat.runs),
+            turns=int(lat.turns),
         )
         self.log.info(
             f"latency table {'measured' if measured else 'reused'} on {table.device} (batch {table.batch_size}): "
