@@ -74,11 +74,8 @@ class PathSampler(TrainerHook):
 
 
 @torch.no_grad()
-def path_accuracy(
-    net: Supernet, path: SupernetPath, batches: Iterable, trainer: Trainer, limit: int | None = None
-) -> dict[str, float]:
-    """Loss and top-1 of ``net`` on one ``path`` over ``batches`` (the first ``limit``), with the
-    shared weights; BatchNorm normalizes by each batch's statistics and leaves its running ones
+def path_accuracy(net: Supernet, path: SupernetPath, batches: Iterable, trainer: Trainer) -> dict[str, float]:
+    """Loss and top-1 of ``net`` on one ``path`` over ``batches``, with the shared weights; BatchNorm normalizes by each batch's statistics and leaves its running ones
     as they were (a supernet's running statistics mix every path's)."""
     net.context.gates, net.path = None, path
     loss, correct, n = 0.0, 0, 0
@@ -86,9 +83,7 @@ def path_accuracy(
     net.train()
     try:
         with frozen_bn_stats(net):
-            for i, (x, y) in enumerate(batches):
-                if limit is not None and i >= limit:
-                    break
+            for x, y in batches:
                 x, y = trainer.to_device(x), y.to(trainer.device)
                 logits, _ = split_logits(net(x))
                 loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))

@@ -363,7 +363,6 @@ class MBConv(nn.Sequential):
             _bn(c_out, affine),
         ]
         super().__init__(*layers)
-        self.kernel, self.expand, self.stride = kernel, expand, stride
 
 
 def _bn(C: int, affine: bool) -> nn.BatchNorm2d:

@@ -55,7 +55,7 @@ class DartsArchStep(TrainerHook):
     ) -> None:
         if order not in (1, 2):
             raise ValueError(f"algos.darts.order must be 1 or 2, got {order}")
-        self.net, self.val_loader, self.order, self.r, self.seed = net, val_loader, order, unrolled_r, seed
+        self.net, self.order, self.r = net, order, unrolled_r
         self.optimizer = torch.optim.Adam(
             net.arch_parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay
         )

@@ -2,9 +2,10 @@
 the expected latency of a supernet's path distribution, and the latency-aware loss.
 
 The table holds, per mixed edge (a layer of the ``mobilenet`` space; an edge of a cell in the
-``darts`` and ``nb201`` supernets, whose repeated cells share their weights' rows), the median latency of every candidate on its own input shape (the layer's shortcut addition
-included where it has one; ``none`` costs 0), and the latency of the fixed parts (stem, fixed
-cells, pooling and classifier). A network's predicted latency is the fixed part plus its
+``darts`` and ``nb201`` supernets, whose repeated cells share their weights' rows), the median
+latency of every candidate on its own input shape (the layer's shortcut addition included where
+it has one; ``none`` costs 0), and the latency of the fixed parts (stem, fixed cells, pooling
+and classifier). A network's predicted latency is the fixed part plus its
 blocks'; the *expected* latency of a distribution over paths is the fixed part plus, per layer,
 the probability-weighted sum of its candidates' latencies (differentiable in the weights).
 

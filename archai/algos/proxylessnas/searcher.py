@@ -68,7 +68,7 @@ class ProxylessArchStep(TrainerHook):
         seed: int,
         derive_path: Callable[[], SupernetPath] | None = None,
     ) -> None:
-        self.net, self.arch_loader, self.val_loader = net, arch_loader, val_loader
+        self.net, self.val_loader = net, val_loader
         self.table, self.target_ms, self.loss = table, target_ms, loss
         self.every, self.steps, self.skip_epochs, self.seed = every, steps, skip_epochs, seed
         self.derive_path = derive_path

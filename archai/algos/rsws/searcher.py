@@ -105,20 +105,13 @@ class RswsSearcher(Searcher):
             trainer_conf = {**ctx.conf.search.trainer.to_dict(), "epochs": int(conf.candidate_epochs)}
             job = ctx.train_job(f"best_{i:03d}", desc, trainer=trainer_conf)
             items.append((f"best_{i:03d}", desc, job))
-        cands = self._train(items, rescored, extra)
+        cands = self.ctx.train_candidates(items)
+        for cand, s in zip(cands, rescored):
+            cand.metrics.update(shared_val_top1=s["full_top1"], **extra)
         ok = [c for c in cands if not c.metrics.get("failed")]
         best = max(ok or cands, key=lambda c: c.metrics.get("val_top1") or -math.inf)
         self.log.info(f"found {space.label(best.desc)} ({best.id})")
         return SearchResult(cands, final=[best.id, *(c.id for c in cands if c.id != best.id)])
-
-    def _train(self, items, rescored, extra: dict[str, Any]) -> list[Candidate]:
-        handles = [self.ctx.submit_training(cid, desc, job=job) for cid, desc, job in items]
-        out = []
-        for (cid, desc, _), handle, s in zip(items, handles, rescored):
-            cand = self.ctx.candidate(cid, desc, handle.result())
-            cand.metrics.update(shared_val_top1=s["full_top1"], **extra)
-            out.append(cand)
-        return out
 
     # ------------------------------------------------------------------ ranking
 
@@ -135,9 +128,8 @@ class RswsSearcher(Searcher):
             rng = random.Random(derive_seed(ctx.seed, f"rsws/ranking round {r}"))
             batches = self._round_batches(val_loader, r)
             want, tries, round_scores = min(size, total - r * size), 0, []
-            while (
-                len(round_scores) < want and tries < 50 * want
-            ):  # distinct architectures (a small space runs out)
+            # distinct architectures; a small space may run out before the round is full
+            while len(round_scores) < want and tries < 50 * want:
                 tries += 1
                 desc = space.sample(rng)
                 digest = space.digest(desc)

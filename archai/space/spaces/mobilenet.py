@@ -128,21 +128,23 @@ class MobileNetSpace(SearchSpace):
         layer a mixed edge over its candidates instead."""
         if len(choices) != len(self.layers):
             raise SpaceError(f"the mobilenet space has {len(self.layers)} layers; got {len(choices)} choices")
-        for layer, choice, cands in zip(self.layers, choices, self.candidates):
-            if not supernet and choice not in cands:
-                raise SpaceError(
-                    f"mobilenet stage {layer.stage} layer {layer.index}: '{choice}' is not one of {cands}"
-                )
+        if not supernet:
+            for layer, choice, cands in zip(self.layers, choices, self.candidates):
+                if choice not in cands:
+                    raise SpaceError(
+                        f"mobilenet stage {layer.stage} layer {layer.index}: '{choice}' is not one of {cands}"
+                    )
         o, s = self.options, self.shape
         cells = [
             CellDesc("normal", int(o.first_channels), [NodeDesc([EdgeDesc(OpDesc(FIRST_BLOCK), 0)])], [1])
         ]
+        per_layer = list(zip(self.layers, choices, self.candidates))
         for si, (width, depth, stride) in enumerate(o.stages):
             nodes = []
-            for layer, choice in [(la, c) for la, c in zip(self.layers, choices) if la.stage == si]:
+            for layer, choice, layer_cands in (t for t in per_layer if t[0].stage == si):
                 i, edges = layer.index, []
                 if supernet:
-                    cands = [("none" if c == ZERO else c) for c in self.candidates[self.layers.index(layer)]]
+                    cands = [("none" if c == ZERO else c) for c in layer_cands]
                     edges.append(
                         EdgeDesc(
                             OpDesc(MIXED, {"candidates": cands, "group": layer.group, "affine": True}), i
